@@ -1,0 +1,2 @@
+//! OCI image layouts (reading and writing), streaming registry pulls with digest verification,
+//! and the read-only distribution API the provisioner serves from layouts.
