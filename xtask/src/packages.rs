@@ -15,14 +15,17 @@ pub const ALL: &[(&str, &str)] = &[
     ("dosfstools", "/usr/sbin/mkfs.vfat"),
     ("e2fsprogs", "/usr/sbin/mkfs.ext4"),
     ("xfsprogs", "/usr/sbin/mkfs.xfs"),
-    ("btrfs-progs", "/usr/bin/mkfs.btrfs"),
+    ("btrfs-progs", "/usr/sbin/mkfs.btrfs"),
     ("mtools", "/usr/bin/mcopy"),
     ("gdisk", "/usr/sbin/sgdisk"),
     ("fdisk", "/usr/sbin/sfdisk"),
     ("xorriso", "/usr/bin/xorriso"),
     ("grub-efi-amd64-bin", "/usr/lib/grub/x86_64-efi"),
     ("grub-pc-bin", "/usr/lib/grub/i386-pc"),
-    ("systemd-boot-efi", "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"),
+    (
+        "systemd-boot-efi",
+        "/usr/lib/systemd/boot/efi/systemd-bootx64.efi",
+    ),
     ("dnsmasq", "/usr/sbin/dnsmasq"),
     ("tftpd-hpa", "/usr/sbin/in.tftpd"),
     ("atftp", "/usr/bin/atftp"),
@@ -34,7 +37,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("iproute2", "/usr/sbin/ip"),
     ("zstd", "/usr/bin/zstd"),
     ("xz-utils", "/usr/bin/xz"),
-    ("python3-venv", "/usr/lib/python3/dist-packages/pip"),
+    ("python3-venv", "/usr/share/doc/python3-venv/copyright"),
     ("openssh-client", "/usr/bin/ssh"),
     ("util-linux", "/usr/sbin/losetup"),
 ];
@@ -45,16 +48,22 @@ pub const ALL: &[(&str, &str)] = &[
 /// daemons (dnsmasq, nginx, tftpd-hpa) from starting: tests start their own copies. Not as root,
 /// it fails and prints the exact command to run.
 pub fn ensure(wanted: &[(&str, &str)]) -> Result<()> {
-    let missing: Vec<&str> = wanted
+    let mut missing: Vec<String> = wanted
         .iter()
         .filter(|(_, marker)| !std::path::Path::new(marker).exists())
-        .map(|(package, _)| *package)
+        .map(|(package, _)| package.to_string())
         .collect();
     if missing.is_empty() {
         return Ok(());
     }
+    if missing.iter().any(|p| p == "qemu-system-x86") {
+        // Debian 12 machines may carry qemu-utils from backports, which Breaks the stable
+        // qemu-system-common: take qemu-utils from the release's own suite (a downgrade there).
+        missing.retain(|p| p != "qemu-utils");
+        missing.push(format!("qemu-utils/{}", codename()));
+    }
     let line = format!(
-        "apt-get install -y --no-install-recommends {}",
+        "apt-get install -y --no-install-recommends --allow-downgrades {}",
         missing.join(" ")
     );
     if !nix_is_root() {
@@ -65,17 +74,29 @@ pub fn ensure(wanted: &[(&str, &str)]) -> Result<()> {
     let created_policy = if policy.exists() {
         false
     } else {
-        std::fs::write(policy, "#!/bin/sh\n# kickstand xtask: no daemons while installing\nexit 101\n")
-            .context("writing /usr/sbin/policy-rc.d")?;
+        std::fs::write(
+            policy,
+            "#!/bin/sh\n# kickstand xtask: no daemons while installing\nexit 101\n",
+        )
+        .context("writing /usr/sbin/policy-rc.d")?;
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(policy, std::fs::Permissions::from_mode(0o755))?;
         true
     };
     let result = (|| {
-        crate::run::status(Command::new("apt-get").args(["update", "-qq"]), "apt-get update")?;
+        crate::run::status(
+            Command::new("apt-get").args(["update", "-qq"]),
+            "apt-get update",
+        )?;
         crate::run::status(
             Command::new("apt-get")
-                .args(["install", "-y", "-qq", "--no-install-recommends"])
+                .args([
+                    "install",
+                    "-y",
+                    "-qq",
+                    "--no-install-recommends",
+                    "--allow-downgrades",
+                ])
                 .args(&missing)
                 .env("DEBIAN_FRONTEND", "noninteractive"),
             "apt-get install",
@@ -97,4 +118,15 @@ fn nix_is_root() -> bool {
                 .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
         })
         .unwrap_or(false)
+}
+
+/// The Debian release's codename (`bookworm`), from `/etc/os-release`.
+fn codename() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VERSION_CODENAME=").map(str::to_owned))
+        })
+        .unwrap_or_else(|| "bookworm".to_owned())
 }
