@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask test | demo | bench | assets`.
+//! Project automation: `cargo xtask test | demo | bench | packages` (and the asset commands).
 //!
 //! Everything here works on a fresh Debian machine with only Rust installed: the Debian packages
 //! a command needs are installed first (as root), or the exact `apt-get` line is printed.
@@ -26,6 +26,12 @@ enum Command {
     Demo,
     /// Install the Debian packages the tests and the demo need (apt-get, as root).
     Packages,
+    /// Run the benchmarks (criterion benches of every crate; peers run in the same bench).
+    Bench {
+        /// Arguments for `cargo bench` after `--` (e.g. a benchmark name filter).
+        #[arg(trailing_var_arg = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() {
@@ -37,6 +43,14 @@ fn main() {
              initramfs (issues 6-8); `cargo xtask test` runs what exists today"
         )),
         Command::Packages => packages::ensure(packages::ALL),
+        Command::Bench { args } => packages::ensure(packages::ALL).and_then(|()| {
+            run::status(
+                run::cargo()
+                    .args(["bench", "--workspace", "--"])
+                    .args(&args),
+                "cargo bench",
+            )
+        }),
     };
     if let Err(err) = result {
         eprintln!("xtask: error: {err:#}");
