@@ -22,10 +22,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("xorriso", "/usr/bin/xorriso"),
     ("grub-efi-amd64-bin", "/usr/lib/grub/x86_64-efi"),
     ("grub-pc-bin", "/usr/lib/grub/i386-pc"),
-    (
-        "systemd-boot-efi",
-        "/usr/lib/systemd/boot/efi/systemd-bootx64.efi",
-    ),
+    ("systemd-boot-efi", "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"),
     ("dnsmasq", "/usr/sbin/dnsmasq"),
     ("tftpd-hpa", "/usr/sbin/in.tftpd"),
     ("atftp", "/usr/bin/atftp"),
@@ -69,20 +66,14 @@ pub fn ensure(wanted: &[(&str, &str)]) -> Result<()> {
     let created_policy = if policy.exists() {
         false
     } else {
-        std::fs::write(
-            policy,
-            "#!/bin/sh\n# kickstand xtask: no daemons while installing\nexit 101\n",
-        )
-        .context("writing /usr/sbin/policy-rc.d")?;
+        std::fs::write(policy, "#!/bin/sh\n# kickstand xtask: no daemons while installing\nexit 101\n")
+            .context("writing /usr/sbin/policy-rc.d")?;
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(policy, std::fs::Permissions::from_mode(0o755))?;
         true
     };
     let result = (|| {
-        crate::run::status(
-            Command::new("apt-get").args(["update", "-qq"]),
-            "apt-get update",
-        )?;
+        crate::run::status(Command::new("apt-get").args(["update", "-qq"]), "apt-get update")?;
         crate::run::status(
             Command::new("apt-get")
                 .args(["install", "-y", "-qq", "--no-install-recommends"])

@@ -39,25 +39,13 @@ pub fn run(args: &TestArgs) -> Result<()> {
         r
     };
 
-    step("packages", &mut || {
-        crate::packages::ensure(crate::packages::ALL)
-    })?;
+    step("packages", &mut || crate::packages::ensure(crate::packages::ALL))?;
     step("fmt", &mut || {
-        status(
-            cargo().args(["fmt", "--all", "--", "--check"]),
-            "cargo fmt --check",
-        )
+        status(cargo().args(["fmt", "--all", "--", "--check"]), "cargo fmt --check")
     })?;
     step("clippy", &mut || {
         status(
-            cargo().args([
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ]),
+            cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
             "cargo clippy",
         )
     })?;
