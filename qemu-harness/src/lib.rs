@@ -12,6 +12,7 @@ pub mod accel;
 pub mod assets;
 pub mod cache;
 pub mod cmd;
+pub mod dnsmasq;
 pub mod error;
 pub mod gate;
 pub mod initramfs;
