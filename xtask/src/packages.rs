@@ -37,6 +37,9 @@ pub const ALL: &[(&str, &str)] = &[
     ("python3-venv", "/usr/lib/python3/dist-packages/pip"),
     ("openssh-client", "/usr/bin/ssh"),
     ("util-linux", "/usr/sbin/losetup"),
+    ("ca-certificates", "/etc/ssl/certs/ca-certificates.crt"),
+    ("lvm2", "/usr/sbin/lvm"),
+    ("cryptsetup-bin", "/usr/sbin/cryptsetup"),
 ];
 
 /// Installs the packages of `wanted` whose marker file is missing.
