@@ -41,6 +41,9 @@ pub const ALL: &[(&str, &str)] = &[
     ("openssh-client", "/usr/bin/ssh"),
     ("util-linux", "/usr/sbin/losetup"),
     ("kmod", "/usr/sbin/depmod"),
+    ("ca-certificates", "/etc/ssl/certs/ca-certificates.crt"),
+    ("lvm2", "/usr/sbin/lvm"),
+    ("cryptsetup-bin", "/usr/sbin/cryptsetup"),
 ];
 
 /// Installs the packages of `wanted` whose marker file is missing.
