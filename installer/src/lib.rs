@@ -2,3 +2,5 @@
 //!
 //! The pipeline reads like the file tree: kickstart → plan → steps (pre, storage, image,
 //! configure, bootloader, post, finish).
+
+pub mod deploy;
