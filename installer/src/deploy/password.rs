@@ -37,10 +37,17 @@ pub fn shadow_hash(password: Option<&Password>, lock: bool) -> Result<String> {
     }
 }
 
-/// SHA-512 crypt of `password` with a fresh random salt.
+/// SHA-512 crypt of `password` with a fresh random salt of 16 characters — the most
+/// SHA-crypt uses. (The crate's own default salt is longer; glibc would hash only its first 16
+/// characters and then fail to match the stored string, so no login would work.)
 pub fn sha512_crypt(password: &str) -> Result<String> {
+    let mut salt = [0u8; 12];
+    let urandom = "/dev/urandom";
+    std::fs::File::open(urandom)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut salt))
+        .map_err(|e| DeployError::io("reading", urandom, e))?;
     ShaCrypt::SHA512
-        .hash_password(password.as_bytes())
+        .hash_password_with_salt(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| DeployError::Invalid(format!("hashing a password with SHA-512 crypt: {e}")))
 }
@@ -78,7 +85,9 @@ mod tests {
     fn salts_differ() {
         let a = sha512_crypt("pw").unwrap();
         let b = sha512_crypt("pw").unwrap();
-        assert!(a.starts_with("$6$"), "{a}");
+        assert!(a.starts_with("$6$rounds=5000$"), "{a}");
+        // 16 salt characters: what glibc reads.
+        assert_eq!(a.split('$').nth(3).unwrap().len(), 16, "{a}");
         assert_ne!(a, b);
     }
 }
