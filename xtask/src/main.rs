@@ -3,6 +3,7 @@
 //! Everything here works on a fresh Debian machine with only Rust installed: the Debian packages
 //! a command needs are installed first (as root), or the exact `apt-get` line is printed.
 
+mod assets;
 mod packages;
 mod run;
 mod test;
@@ -32,6 +33,8 @@ enum Command {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
+    /// Fetch the test assets (the Debian kernel) into the cache and print where they are.
+    Assets,
 }
 
 fn main() {
@@ -51,6 +54,7 @@ fn main() {
                 "cargo bench",
             )
         }),
+        Command::Assets => assets::run(),
     };
     if let Err(err) = result {
         eprintln!("xtask: error: {err:#}");

@@ -40,6 +40,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("python3-venv", "/usr/share/doc/python3-venv/copyright"),
     ("openssh-client", "/usr/bin/ssh"),
     ("util-linux", "/usr/sbin/losetup"),
+    ("kmod", "/usr/sbin/depmod"),
 ];
 
 /// Installs the packages of `wanted` whose marker file is missing.
