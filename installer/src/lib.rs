@@ -4,3 +4,4 @@
 //! configure, bootloader, post, finish).
 
 pub mod boot;
+pub mod deploy;
