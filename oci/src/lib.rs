@@ -1,2 +1,15 @@
 //! OCI image layouts (reading and writing), streaming registry pulls with digest verification,
 //! and the read-only distribution API the provisioner serves from layouts.
+
+pub mod compression;
+pub mod digest;
+pub mod error;
+pub mod layer;
+pub mod layout;
+
+pub use compression::Compression;
+pub use error::{Error, Result};
+pub use layer::{LayerWriter, Meta, TreeOptions};
+pub use layout::{Image, ImageSpec, Layer, Layout, LayoutWriter};
+/// The `oci-spec` crate, re-exported so users build configs with the same version.
+pub use oci_spec;
