@@ -36,7 +36,7 @@ pub struct Kernel {
 /// newest kernel already in the cache is used, with a warning.
 pub fn debian_kernel() -> Result<Kernel> {
     let parent = cache::dir()?.join("kernel");
-    let (package, version) = match resolve_kernel_package() {
+    let (package, version) = match resolve_kernel_package_cached(&parent) {
         Ok(found) => found,
         Err(e) => {
             let cached = newest_cached_kernel(&parent).ok_or(e)?;
@@ -52,46 +52,61 @@ pub fn debian_kernel() -> Result<Kernel> {
     load_kernel(&dir)
 }
 
-/// Finds the real kernel package behind the meta package and its candidate version.
-fn resolve_kernel_package() -> Result<(String, String)> {
-    let depends = run(
-        "resolving the Debian kernel package",
-        Command::new("apt-cache").args(["depends", KERNEL_META_PACKAGE]),
-    )?;
-    let package = parse_kernel_dependency(&depends).ok_or_else(|| {
-        Error::Asset(format!(
-            "`apt-cache depends {KERNEL_META_PACKAGE}` names no linux-image-* package \
-             (output: {depends:?}); is the Debian archive in the apt sources and \
-             `apt-get update` run?"
-        ))
-    })?;
-    let policy = run(
-        "finding the kernel package version",
-        Command::new("apt-cache").args(["policy", &package]),
-    )?;
-    let version = parse_candidate(&policy).ok_or_else(|| {
-        Error::Asset(format!(
-            "apt has no installable version of {package} (`apt-cache policy` says: \
-             {policy:?}); run `apt-get update`"
-        ))
-    })?;
+/// [`resolve_kernel_package`], remembered in `<cache>/kernel/resolved.txt` until apt's
+/// package lists change (`apt-get update`): apt-cache takes seconds here, as apt keeps no
+/// binary cache.
+fn resolve_kernel_package_cached(parent: &Path) -> Result<(String, String)> {
+    let memo = parent.join("resolved.txt");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if let (Some(memo_time), Some(lists_time)) = (modified(&memo), modified(Path::new(APT_LISTS)))
+        && memo_time > lists_time
+        && let Some((package, version)) = std::fs::read_to_string(&memo)
+            .ok()
+            .and_then(|s| parse_dependency(&s))
+    {
+        return Ok((package, version));
+    }
+    let (package, version) = resolve_kernel_package()?;
+    std::fs::create_dir_all(parent).map_err(Error::io("creating", parent))?;
+    let tmp = parent.join(format!(".resolved-{}", std::process::id()));
+    let written = std::fs::write(&tmp, format!("Depends: {package} (= {version})\n"))
+        .and_then(|()| std::fs::rename(&tmp, &memo));
+    if let Err(e) = written {
+        tracing::warn!(
+            "cannot remember the kernel package in {}: {e}",
+            memo.display()
+        );
+    }
     Ok((package, version))
 }
 
-/// The `linux-image-*` package in `apt-cache depends` output.
-fn parse_kernel_dependency(depends: &str) -> Option<String> {
-    depends.lines().find_map(|line| {
-        let dep = line.trim().strip_prefix("Depends:")?.trim();
-        let dep = dep.trim_start_matches('|');
-        (dep.starts_with("linux-image-") && !dep.starts_with('<')).then(|| dep.to_string())
+/// Where apt keeps its package lists; `apt-get update` changes the directory.
+const APT_LISTS: &str = "/var/lib/apt/lists";
+
+/// Finds the real kernel package behind the meta package: the candidate version of
+/// [`KERNEL_META_PACKAGE`] depends on exactly one `linux-image-*` package at an exact version.
+fn resolve_kernel_package() -> Result<(String, String)> {
+    let record = run(
+        "resolving the Debian kernel package",
+        Command::new("apt-cache").args(["show", "--no-all-versions", KERNEL_META_PACKAGE]),
+    )?;
+    parse_dependency(&record).ok_or_else(|| {
+        Error::Asset(format!(
+            "`apt-cache show {KERNEL_META_PACKAGE}` names no `linux-image-* (= VERSION)` \
+             dependency (output: {record:?}); is the Debian archive in the apt sources and \
+             `apt-get update` run?"
+        ))
     })
 }
 
-/// The `Candidate:` version in `apt-cache policy` output.
-fn parse_candidate(policy: &str) -> Option<String> {
-    policy.lines().find_map(|line| {
-        let v = line.trim().strip_prefix("Candidate:")?.trim();
-        (v != "(none)" && !v.is_empty()).then(|| v.to_string())
+/// The `linux-image-NAME (= VERSION)` dependency in an `apt-cache show` record.
+fn parse_dependency(record: &str) -> Option<(String, String)> {
+    let depends = record.lines().find_map(|l| l.strip_prefix("Depends:"))?;
+    depends.split(',').find_map(|dep| {
+        let (name, rest) = dep.trim().split_once(' ')?;
+        let version = rest.trim().strip_prefix("(=")?.strip_suffix(')')?.trim();
+        (name.starts_with("linux-image-") && !version.is_empty())
+            .then(|| (name.to_string(), version.to_string()))
     })
 }
 
@@ -202,15 +217,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_apt_cache_output() {
-        let depends = "linux-image-amd64\n  Depends: linux-image-6.1.0-56-amd64\n";
+    fn parses_apt_cache_show_record() {
+        let record = "Package: linux-image-amd64\nVersion: 6.1.192-2\n\
+                      Depends: linux-image-6.1.0-56-amd64 (= 6.1.192-2)\nDescription: x\n";
         assert_eq!(
-            parse_kernel_dependency(depends).as_deref(),
-            Some("linux-image-6.1.0-56-amd64")
+            parse_dependency(record),
+            Some(("linux-image-6.1.0-56-amd64".into(), "6.1.192-2".into()))
         );
-        assert_eq!(parse_kernel_dependency("linux-image-amd64\n"), None);
-        let policy = "linux-image-6.1.0-56-amd64:\n  Installed: (none)\n  Candidate: 6.1.192-2\n";
-        assert_eq!(parse_candidate(policy).as_deref(), Some("6.1.192-2"));
-        assert_eq!(parse_candidate("  Candidate: (none)\n"), None);
+        let two = "Depends: initramfs-tools (>= 0.120), linux-image-6.1.0-9-amd64 (= 1:6.1-3)\n";
+        assert_eq!(
+            parse_dependency(two),
+            Some(("linux-image-6.1.0-9-amd64".into(), "1:6.1-3".into()))
+        );
+        assert_eq!(parse_dependency("Package: linux-image-amd64\n"), None);
+        assert_eq!(parse_dependency("Depends: linux-image-x (>= 1)\n"), None);
     }
 }

@@ -16,6 +16,7 @@ pub mod dnsmasq;
 pub mod error;
 pub mod gate;
 pub mod initramfs;
+pub mod loopdev;
 pub mod netlab;
 pub mod netns;
 pub mod process;
@@ -24,6 +25,7 @@ pub mod vm;
 
 pub use assets::{Kernel, debian_kernel};
 pub use error::{Error, Result};
+pub use loopdev::LoopDevice;
 pub use netlab::{Host, NetLab, Tap};
 pub use process::Process;
 pub use vm::{

@@ -2,6 +2,7 @@
 //! terminal escape sequences (OVMF draws with them), a cursor for successive waits, and the tail
 //! for error messages.
 
+use std::collections::VecDeque;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,8 @@ pub(super) struct Console {
     path: PathBuf,
     offset: u64,
     partial: Vec<u8>,
+    /// Lines read from the file but not yet handed out.
+    pending: VecDeque<String>,
 }
 
 impl Console {
@@ -19,6 +22,7 @@ impl Console {
             path,
             offset: 0,
             partial: Vec::new(),
+            pending: VecDeque::new(),
         }
     }
 
@@ -26,9 +30,18 @@ impl Console {
         &self.path
     }
 
-    /// The complete lines written since the last call, cleaned. With `flush`, a final line
-    /// without its newline is returned too (the VM has exited).
-    pub fn new_lines(&mut self, flush: bool) -> Vec<String> {
+    /// The next complete line not handed out yet, cleaned. With `flush`, a final line without
+    /// its newline counts too (the VM has exited).
+    pub fn next_line(&mut self, flush: bool) -> Option<String> {
+        if self.pending.is_empty() {
+            let lines = self.read_lines(flush);
+            self.pending.extend(lines);
+        }
+        self.pending.pop_front()
+    }
+
+    /// The complete lines written to the file since the last read, cleaned.
+    fn read_lines(&mut self, flush: bool) -> Vec<String> {
         if let Ok(mut f) = std::fs::File::open(&self.path)
             && f.seek(SeekFrom::Start(self.offset)).is_ok()
         {
@@ -117,12 +130,17 @@ mod tests {
         let path = dir.path().join("c.log");
         let mut f = std::fs::File::create(&path).unwrap();
         let mut c = Console::new(path.clone());
-        assert!(c.new_lines(false).is_empty());
+        assert_eq!(c.next_line(false), None);
         f.write_all(b"one\r\ntw").unwrap();
-        assert_eq!(c.new_lines(false), ["one"]);
-        f.write_all(b"o\nthree").unwrap();
-        assert_eq!(c.new_lines(false), ["two"]);
-        assert_eq!(c.new_lines(true), ["three"]);
-        assert_eq!(c.tail(2), "two\nthree\n");
+        assert_eq!(c.next_line(false).as_deref(), Some("one"));
+        assert_eq!(c.next_line(false), None);
+        f.write_all(b"o\nthree\nfour\nfi").unwrap();
+        // Lines read together are handed out one at a time, none lost.
+        assert_eq!(c.next_line(false).as_deref(), Some("two"));
+        assert_eq!(c.next_line(false).as_deref(), Some("three"));
+        assert_eq!(c.next_line(false).as_deref(), Some("four"));
+        assert_eq!(c.next_line(false), None);
+        assert_eq!(c.next_line(true).as_deref(), Some("fi"));
+        assert_eq!(c.tail(2), "four\nfi\n");
     }
 }

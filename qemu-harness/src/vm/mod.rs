@@ -143,7 +143,7 @@ impl Vm {
         let start = Instant::now();
         loop {
             let exited = self.poll_exit();
-            for line in self.console.new_lines(exited.is_some()) {
+            while let Some(line) = self.console.next_line(exited.is_some()) {
                 if re.is_match(&line) {
                     tracing::info!(vm = %self.name, %line, elapsed = ?start.elapsed(), "console matched");
                     return Ok(line);
