@@ -6,8 +6,9 @@
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+mod common;
+use common::sh;
 use kickstand_installer::deploy::bootloader::{self, BootLoader, Firmware};
 use kickstand_installer::deploy::fat::Fat;
 use kickstand_installer::deploy::grub_bios::{self, BiosDisk, BootFs};
@@ -16,26 +17,6 @@ use kickstand_installer::deploy::{TargetRoot, kernel, systemd_boot};
 const KVER: &str = "6.1.0-40-amd64";
 const ESP_START: u64 = 4096;
 const ESP_SECTORS: u64 = 65536;
-
-fn sh(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .env("MTOOLSRC", "/dev/null")
-        .env("MTOOLS_SKIP_CHECK", "1")
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}\n{text}",
-        out.status
-    );
-    text
-}
 
 /// A 96 MiB disk image: BIOS boot (LBA 2048, 1 MiB), ESP (LBA 4096, 32 MiB), Linux root.
 fn disk(dir: &Path) -> PathBuf {

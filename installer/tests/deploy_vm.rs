@@ -1,0 +1,217 @@
+//! A BIOS disk made by the deploy's GRUB installer boots under SeaBIOS: GRUB (from this
+//! host's grub-pc-bin files, as an image would carry them) finds `/boot` by UUID on an ext4
+//! root, loads the Debian kernel and a tiny initramfs, and the initramfs prints the kernel
+//! command line GRUB gave it on the serial console.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::sh;
+use kickstand_installer::deploy::grub_bios::{self, BiosDisk, BootFs};
+use kickstand_installer::deploy::{TargetRoot, bootloader, kernel};
+
+const ROOT_UUID: &str = "5d0c7a4e-1b2a-4c3d-9e8f-0a1b2c3d4e5f";
+const MARKER: &str = "KICKSTAND-GRUB-BOOTED";
+const DISK_MIB: u64 = 256;
+const ROOT_START: u64 = 4096;
+
+/// An initramfs whose /init prints the marker and the kernel command line, then powers off.
+fn initramfs(dir: &Path) -> Vec<u8> {
+    let tree = dir.join("initramfs");
+    fs::create_dir_all(tree.join("bin")).unwrap();
+    for d in ["proc", "dev"] {
+        fs::create_dir_all(tree.join(d)).unwrap();
+    }
+    fs::copy("/bin/busybox", tree.join("bin/busybox")).expect("busybox-static installed");
+    let init = tree.join("init");
+    fs::write(
+        &init,
+        format!(
+            "#!/bin/busybox sh\n/bin/busybox mount -t proc proc /proc\n\
+             /bin/busybox mount -t devtmpfs dev /dev\n\
+             echo \"{MARKER} $(/bin/busybox cat /proc/cmdline)\" > /dev/ttyS0\n\
+             /bin/busybox poweroff -f\n"
+        ),
+    )
+    .unwrap();
+    sh("chmod", &["0755", init.to_str().unwrap()]);
+    let out = Command::new("sh")
+        .args(["-c", "find . | cpio -o -H newc --quiet"])
+        .current_dir(&tree)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cpio: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Kills QEMU when the test ends, however it ends.
+struct Vm(Child);
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn bios_grub_boots_the_debian_kernel_under_seabios() {
+    if !qemu_harness::gate::vm_test("bios_grub_boots_the_debian_kernel_under_seabios", false) {
+        return;
+    }
+    let debian =
+        qemu_harness::debian_kernel().expect("the Debian kernel asset (cargo xtask assets)");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+
+    // The "image": kernel, initramfs, os-release, GRUB's i386-pc files.
+    fs::create_dir(d.join("root")).unwrap();
+    let root = TargetRoot::new(d.join("root"));
+    let kdir = format!("/usr/lib/modules/{}", debian.version);
+    root.write(
+        &format!("{kdir}/vmlinuz"),
+        &fs::read(&debian.vmlinuz).unwrap(),
+        0o644,
+    )
+    .unwrap();
+    root.write(&format!("{kdir}/initramfs.img"), &initramfs(d), 0o644)
+        .unwrap();
+    root.write(
+        "/etc/os-release",
+        b"PRETTY_NAME=\"Kickstand test\"\nID=kickstand\n",
+        0o644,
+    )
+    .unwrap();
+    let grub = root.create_dir_all(bootloader::GRUB_I386_PC).unwrap();
+    for entry in fs::read_dir("/usr/lib/grub/i386-pc").unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), grub.join(entry.file_name())).unwrap();
+    }
+
+    // The disk: GPT with a BIOS boot partition and a root partition.
+    let disk: PathBuf = d.join("disk.raw");
+    fs::File::create(&disk)
+        .unwrap()
+        .set_len(DISK_MIB << 20)
+        .unwrap();
+    let disk_s = disk.to_str().unwrap();
+    sh(
+        "sgdisk",
+        &[
+            "-n1:2048:4095",
+            "-t1:ef02",
+            &format!("-n2:{ROOT_START}:0"),
+            "-t2:8304",
+            disk_s,
+        ],
+    );
+
+    let bootloader::BootLoader::GrubBios { mkimage } =
+        bootloader::detect(&root, bootloader::Firmware::Bios).unwrap()
+    else {
+        panic!("expected GRUB for BIOS");
+    };
+    let k = kernel::find(&root).unwrap();
+    let cmdline = kernel::command_line(
+        &root,
+        ROOT_UUID,
+        &kernel::split_append("console=ttyS0,115200 panic=-1"),
+        "x86_64",
+    )
+    .unwrap();
+    grub_bios::install(
+        &root,
+        &BiosDisk {
+            path: disk.clone(),
+            bios_boot_start: 2048,
+        },
+        &BootFs {
+            uuid: ROOT_UUID.into(),
+            dir_in_fs: "/boot".into(),
+        },
+        &k,
+        &cmdline,
+        mkimage.as_deref(),
+    )
+    .unwrap();
+    let mbr = fs::read(&disk).unwrap()[..512].to_vec();
+
+    // The root filesystem, filled from the target directory without mounting anything.
+    sh(
+        "mke2fs",
+        &[
+            "-q",
+            "-t",
+            "ext4",
+            "-U",
+            ROOT_UUID,
+            "-d",
+            root.path().to_str().unwrap(),
+            "-E",
+            &format!("offset={}", ROOT_START * 512),
+            disk_s,
+            &format!("{}M", DISK_MIB - 4),
+        ],
+    );
+    assert_eq!(
+        fs::read(&disk).unwrap()[..512],
+        mbr[..],
+        "mke2fs changed the MBR"
+    );
+    sh("sgdisk", &["-v", disk_s]);
+
+    let serial = d.join("serial.log");
+    let _lock =
+        qemu_harness::cache::lock(&qemu_harness::cache::dir().unwrap().join("vm.lock")).unwrap();
+    let mut cmd = Command::new("qemu-system-x86_64");
+    cmd.args([
+        "-accel",
+        "tcg",
+        "-m",
+        "512",
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-no-reboot",
+    ])
+    .arg("-drive")
+    .arg(format!("file={disk_s},format=raw,if=virtio"))
+    .arg("-serial")
+    .arg(format!("file:{}", serial.display()))
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    eprintln!("running {cmd:?}");
+    let mut vm = Vm(cmd.spawn().expect("qemu-system-x86_64"));
+    let start = Instant::now();
+    let line = loop {
+        let log = fs::read_to_string(&serial).unwrap_or_default();
+        if let Some(l) = log.lines().find(|l| l.contains(MARKER)) {
+            break l.to_string();
+        }
+        if let Ok(Some(status)) = vm.0.try_wait() {
+            panic!("QEMU exited ({status}) before the marker; serial log:\n{log}");
+        }
+        if start.elapsed() > Duration::from_secs(240) {
+            panic!("no {MARKER} within 240 s; serial log:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    eprintln!("booted in {:.1} s: {line}", start.elapsed().as_secs_f64());
+    // GRUB adds BOOT_IMAGE=; the rest is our command line.
+    assert!(
+        line.contains(&format!(
+            "BOOT_IMAGE=/boot/vmlinuz-{} root=UUID={ROOT_UUID} rw console=ttyS0,115200 panic=-1",
+            debian.version
+        )),
+        "{line}"
+    );
+}
