@@ -71,29 +71,7 @@ fn bios_grub_boots_the_debian_kernel_under_seabios() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
 
-    // The "image": kernel, initramfs, os-release, GRUB's i386-pc files.
-    fs::create_dir(d.join("root")).unwrap();
-    let root = TargetRoot::new(d.join("root"));
-    let kdir = format!("/usr/lib/modules/{}", debian.version);
-    root.write(
-        &format!("{kdir}/vmlinuz"),
-        &fs::read(&debian.vmlinuz).unwrap(),
-        0o644,
-    )
-    .unwrap();
-    root.write(&format!("{kdir}/initramfs.img"), &initramfs(d), 0o644)
-        .unwrap();
-    root.write(
-        "/etc/os-release",
-        b"PRETTY_NAME=\"Kickstand test\"\nID=kickstand\n",
-        0o644,
-    )
-    .unwrap();
-    let grub = root.create_dir_all(bootloader::GRUB_I386_PC).unwrap();
-    for entry in fs::read_dir("/usr/lib/grub/i386-pc").unwrap() {
-        let entry = entry.unwrap();
-        fs::copy(entry.path(), grub.join(entry.file_name())).unwrap();
-    }
+    let root = image_root(d, &debian);
 
     // The disk: GPT with a BIOS boot partition and a root partition.
     let disk: PathBuf = d.join("disk.raw");
@@ -122,7 +100,7 @@ fn bios_grub_boots_the_debian_kernel_under_seabios() {
     let cmdline = kernel::command_line(
         &root,
         ROOT_UUID,
-        &kernel::split_append("console=ttyS0,115200 panic=-1"),
+        &kernel::split_append("panic=-1"),
         "x86_64",
     )
     .unwrap();
@@ -167,45 +145,14 @@ fn bios_grub_boots_the_debian_kernel_under_seabios() {
     );
     sh("sgdisk", &["-v", disk_s]);
 
-    let serial = d.join("serial.log");
-    let _lock =
-        qemu_harness::cache::lock(&qemu_harness::cache::dir().unwrap().join("vm.lock")).unwrap();
-    let mut cmd = Command::new("qemu-system-x86_64");
-    cmd.args([
-        "-accel",
-        "tcg",
-        "-m",
-        "512",
-        "-display",
-        "none",
-        "-monitor",
-        "none",
-        "-no-reboot",
-    ])
-    .arg("-drive")
-    .arg(format!("file={disk_s},format=raw,if=virtio"))
-    .arg("-serial")
-    .arg(format!("file:{}", serial.display()))
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
-    eprintln!("running {cmd:?}");
-    let mut vm = Vm(cmd.spawn().expect("qemu-system-x86_64"));
-    let start = Instant::now();
-    let line = loop {
-        let log = fs::read_to_string(&serial).unwrap_or_default();
-        if let Some(l) = log.lines().find(|l| l.contains(MARKER)) {
-            break l.to_string();
-        }
-        if let Ok(Some(status)) = vm.0.try_wait() {
-            panic!("QEMU exited ({status}) before the marker; serial log:\n{log}");
-        }
-        if start.elapsed() > Duration::from_secs(240) {
-            panic!("no {MARKER} within 240 s; serial log:\n{log}");
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
-    eprintln!("booted in {:.1} s: {line}", start.elapsed().as_secs_f64());
+    let line = boot_until_marker(
+        d,
+        &[
+            "-no-reboot",
+            "-drive",
+            &format!("file={disk_s},format=raw,if=virtio"),
+        ],
+    );
     // GRUB adds BOOT_IMAGE=; the rest is our command line.
     assert!(
         line.contains(&format!(
@@ -214,4 +161,76 @@ fn bios_grub_boots_the_debian_kernel_under_seabios() {
         )),
         "{line}"
     );
+}
+
+/// Boots QEMU (TCG, serial to a file, `extra` arguments for disks and firmware) and returns
+/// the serial line with [`MARKER`]; panics with the serial log when it does not come.
+fn boot_until_marker(dir: &Path, extra: &[&str]) -> String {
+    let serial = dir.join("serial.log");
+    let _lock =
+        qemu_harness::cache::lock(&qemu_harness::cache::dir().unwrap().join("vm.lock")).unwrap();
+    let mut cmd = Command::new("qemu-system-x86_64");
+    cmd.args([
+        "-accel", "tcg", "-m", "512", "-display", "none", "-monitor", "none",
+    ])
+    .args(extra)
+    .arg("-serial")
+    .arg(format!("file:{}", serial.display()))
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    eprintln!("running {cmd:?}");
+    let mut vm = Vm(cmd.spawn().expect("qemu-system-x86_64"));
+    let start = Instant::now();
+    loop {
+        let log = fs::read_to_string(&serial).unwrap_or_default();
+        if let Some(l) = log.lines().find(|l| l.contains(MARKER)) {
+            eprintln!("booted in {:.1} s: {l}", start.elapsed().as_secs_f64());
+            return l.to_string();
+        }
+        if let Ok(Some(status)) = vm.0.try_wait() {
+            panic!("QEMU exited ({status}) before the marker; serial log:\n{log}");
+        }
+        if start.elapsed() > Duration::from_secs(240) {
+            panic!("no {MARKER} within 240 s; serial log:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The "image": the Debian kernel with our initramfs, os-release, kargs.d, and this host's
+/// systemd-boot and GRUB i386-pc files.
+fn image_root(d: &Path, debian: &qemu_harness::Kernel) -> TargetRoot {
+    fs::create_dir(d.join("root")).unwrap();
+    let root = TargetRoot::new(d.join("root"));
+    let kdir = format!("/usr/lib/modules/{}", debian.version);
+    root.write(
+        &format!("{kdir}/vmlinuz"),
+        &fs::read(&debian.vmlinuz).unwrap(),
+        0o644,
+    )
+    .unwrap();
+    root.write(&format!("{kdir}/initramfs.img"), &initramfs(d), 0o644)
+        .unwrap();
+    root.write(
+        "/etc/os-release",
+        b"PRETTY_NAME=\"Kickstand test\"\nID=kickstand\n",
+        0o644,
+    )
+    .unwrap();
+    root.write(
+        "/usr/lib/bootc/kargs.d/10-console.toml",
+        b"kargs = [\"console=ttyS0,115200\"]\n",
+        0o644,
+    )
+    .unwrap();
+    let efi = fs::read("/usr/lib/systemd/boot/efi/systemd-bootx64.efi").unwrap();
+    root.write(bootloader::SYSTEMD_BOOT_EFI, &efi, 0o644)
+        .unwrap();
+    let grub = root.create_dir_all(bootloader::GRUB_I386_PC).unwrap();
+    for entry in fs::read_dir("/usr/lib/grub/i386-pc").unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), grub.join(entry.file_name())).unwrap();
+    }
+    root
 }
