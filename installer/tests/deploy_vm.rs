@@ -1,7 +1,8 @@
-//! A BIOS disk made by the deploy's GRUB installer boots under SeaBIOS: GRUB (from this
-//! host's grub-pc-bin files, as an image would carry them) finds `/boot` by UUID on an ext4
-//! root, loads the Debian kernel and a tiny initramfs, and the initramfs prints the kernel
-//! command line GRUB gave it on the serial console.
+//! Disks made by the deploy's boot loader installers boot: a BIOS disk under SeaBIOS, where
+//! GRUB (from this host's grub-pc-bin files, as an image would carry them) finds `/boot` by
+//! UUID on an ext4 root; and a UEFI disk under OVMF, where systemd-boot reads its entry from
+//! an ESP written with mtools. Each loads the Debian kernel and a tiny initramfs that prints
+//! the kernel command line it was given on the serial console.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,11 +11,12 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::sh;
+use kickstand_installer::deploy::fat::Fat;
 use kickstand_installer::deploy::grub_bios::{self, BiosDisk, BootFs};
-use kickstand_installer::deploy::{TargetRoot, bootloader, kernel};
+use kickstand_installer::deploy::{TargetRoot, bootloader, kernel, systemd_boot};
 
 const ROOT_UUID: &str = "5d0c7a4e-1b2a-4c3d-9e8f-0a1b2c3d4e5f";
-const MARKER: &str = "KICKSTAND-GRUB-BOOTED";
+const MARKER: &str = "KICKSTAND-DEPLOY-BOOTED";
 const DISK_MIB: u64 = 256;
 const ROOT_START: u64 = 4096;
 
@@ -183,7 +185,8 @@ fn boot_until_marker(dir: &Path, extra: &[&str]) -> String {
     let mut vm = Vm(cmd.spawn().expect("qemu-system-x86_64"));
     let start = Instant::now();
     loop {
-        let log = fs::read_to_string(&serial).unwrap_or_default();
+        // Firmware output is not always UTF-8.
+        let log = String::from_utf8_lossy(&fs::read(&serial).unwrap_or_default()).into_owned();
         if let Some(l) = log.lines().find(|l| l.contains(MARKER)) {
             eprintln!("booted in {:.1} s: {l}", start.elapsed().as_secs_f64());
             return l.to_string();
@@ -233,4 +236,77 @@ fn image_root(d: &Path, debian: &qemu_harness::Kernel) -> TargetRoot {
         fs::copy(entry.path(), grub.join(entry.file_name())).unwrap();
     }
     root
+}
+
+#[test]
+fn systemd_boot_boots_the_debian_kernel_under_ovmf() {
+    if !qemu_harness::gate::vm_test("systemd_boot_boots_the_debian_kernel_under_ovmf", true) {
+        return;
+    }
+    let debian =
+        qemu_harness::debian_kernel().expect("the Debian kernel asset (cargo xtask assets)");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let root = image_root(d, &debian);
+
+    let disk: PathBuf = d.join("disk.raw");
+    fs::File::create(&disk)
+        .unwrap()
+        .set_len(DISK_MIB << 20)
+        .unwrap();
+    let disk_s = disk.to_str().unwrap();
+    sh(
+        "sgdisk",
+        &[
+            "-n1:2048:133119",
+            "-t1:ef00",
+            "-n2:133120:0",
+            "-t2:8304",
+            disk_s,
+        ],
+    );
+    sh(
+        "mkfs.vfat",
+        &["-n", "ESP", "--offset=2048", disk_s, "65536"],
+    );
+
+    assert_eq!(
+        bootloader::detect(&root, bootloader::Firmware::Uefi).unwrap(),
+        bootloader::BootLoader::SystemdBoot
+    );
+    let k = kernel::find(&root).unwrap();
+    let cmdline = kernel::command_line(
+        &root,
+        ROOT_UUID,
+        &kernel::split_append("panic=-1"),
+        "x86_64",
+    )
+    .unwrap();
+    systemd_boot::install(&root, &Fat::new(&disk, 2048 * 512), &k, &cmdline).unwrap();
+
+    // No -no-reboot here: OVMF resets once on a fresh variable store.
+    let vars = d.join("OVMF_VARS.fd");
+    fs::copy(qemu_harness::gate::OVMF_VARS, &vars).unwrap();
+    let line = boot_until_marker(
+        d,
+        &[
+            "-drive",
+            &format!(
+                "if=pflash,format=raw,readonly=on,file={}",
+                qemu_harness::gate::OVMF_CODE
+            ),
+            "-drive",
+            &format!("if=pflash,format=raw,file={}", vars.display()),
+            "-drive",
+            &format!("file={disk_s},format=raw,if=virtio"),
+        ],
+    );
+    // systemd-boot adds initrd= for the entry's initrd; the rest is our command line.
+    assert!(
+        line.contains(&format!(
+            "initrd=\\kickstand\\{}\\initrd root=UUID={ROOT_UUID} rw console=ttyS0,115200 panic=-1",
+            debian.version
+        )),
+        "{line}"
+    );
 }
