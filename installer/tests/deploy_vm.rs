@@ -63,6 +63,20 @@ impl Drop for Vm {
     }
 }
 
+/// A sparse disk image of [`DISK_MIB`] with the GPT partitions sgdisk's `partitions`
+/// arguments make.
+fn gpt_disk(d: &Path, partitions: &[&str]) -> PathBuf {
+    let disk = d.join("disk.raw");
+    fs::File::create(&disk)
+        .unwrap()
+        .set_len(DISK_MIB << 20)
+        .unwrap();
+    let mut args = partitions.to_vec();
+    args.push(disk.to_str().unwrap());
+    sh("sgdisk", &args);
+    disk
+}
+
 #[test]
 fn bios_grub_boots_the_debian_kernel_under_seabios() {
     if !qemu_harness::gate::vm_test("bios_grub_boots_the_debian_kernel_under_seabios", false) {
@@ -76,22 +90,16 @@ fn bios_grub_boots_the_debian_kernel_under_seabios() {
     let root = image_root(d, &debian);
 
     // The disk: GPT with a BIOS boot partition and a root partition.
-    let disk: PathBuf = d.join("disk.raw");
-    fs::File::create(&disk)
-        .unwrap()
-        .set_len(DISK_MIB << 20)
-        .unwrap();
-    let disk_s = disk.to_str().unwrap();
-    sh(
-        "sgdisk",
+    let disk = gpt_disk(
+        d,
         &[
             "-n1:2048:4095",
             "-t1:ef02",
             &format!("-n2:{ROOT_START}:0"),
             "-t2:8304",
-            disk_s,
         ],
     );
+    let disk_s = disk.to_str().unwrap();
 
     let bootloader::BootLoader::GrubBios { mkimage } =
         bootloader::detect(&root, bootloader::Firmware::Bios).unwrap()
@@ -249,22 +257,11 @@ fn systemd_boot_boots_the_debian_kernel_under_ovmf() {
     let d = dir.path();
     let root = image_root(d, &debian);
 
-    let disk: PathBuf = d.join("disk.raw");
-    fs::File::create(&disk)
-        .unwrap()
-        .set_len(DISK_MIB << 20)
-        .unwrap();
-    let disk_s = disk.to_str().unwrap();
-    sh(
-        "sgdisk",
-        &[
-            "-n1:2048:133119",
-            "-t1:ef00",
-            "-n2:133120:0",
-            "-t2:8304",
-            disk_s,
-        ],
+    let disk = gpt_disk(
+        d,
+        &["-n1:2048:133119", "-t1:ef00", "-n2:133120:0", "-t2:8304"],
     );
+    let disk_s = disk.to_str().unwrap();
     sh(
         "mkfs.vfat",
         &["-n", "ESP", "--offset=2048", disk_s, "65536"],
