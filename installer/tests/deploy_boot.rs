@@ -6,8 +6,9 @@
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+mod common;
+use common::sh;
 use kickstand_installer::deploy::bootloader::{self, BootLoader, Firmware};
 use kickstand_installer::deploy::fat::Fat;
 use kickstand_installer::deploy::grub_bios::{self, BiosDisk, BootFs};
@@ -16,26 +17,6 @@ use kickstand_installer::deploy::{TargetRoot, kernel, systemd_boot};
 const KVER: &str = "6.1.0-40-amd64";
 const ESP_START: u64 = 4096;
 const ESP_SECTORS: u64 = 65536;
-
-fn sh(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .env("MTOOLSRC", "/dev/null")
-        .env("MTOOLS_SKIP_CHECK", "1")
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}\n{text}",
-        out.status
-    );
-    text
-}
 
 /// A 96 MiB disk image: BIOS boot (LBA 2048, 1 MiB), ESP (LBA 4096, 32 MiB), Linux root.
 fn disk(dir: &Path) -> PathBuf {
@@ -235,6 +216,17 @@ fn check_grub_on_disk(root: &TargetRoot, disk: &Path, mbr_before: &[u8]) {
     assert_eq!(on_disk[..0x1f4], diskboot[..0x1f4]);
 }
 
+/// Makes the image's GRUB modules claim a version the host's grub-mkimage is not.
+fn claim_another_grub_version(root: &TargetRoot) {
+    let modinfo = root.resolve("/usr/lib/grub/i386-pc/modinfo.sh").unwrap();
+    let text = fs::read_to_string(&modinfo).unwrap();
+    fs::write(
+        &modinfo,
+        text.replace("grub_package_version=\"", "grub_package_version=\"9."),
+    )
+    .unwrap();
+}
+
 fn boot_fs() -> BootFs {
     BootFs {
         uuid: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d".into(),
@@ -320,13 +312,7 @@ fn bios_grub_with_the_images_own_grub_mkimage_in_a_chroot() {
         }
     }
     // A host grub-mkimage could not stand in: the modules claim another version.
-    let modinfo = root.resolve("/usr/lib/grub/i386-pc/modinfo.sh").unwrap();
-    let text = fs::read_to_string(&modinfo).unwrap();
-    fs::write(
-        &modinfo,
-        text.replace("grub_package_version=\"", "grub_package_version=\"9."),
-    )
-    .unwrap();
+    claim_another_grub_version(&root);
 
     let found = bootloader::detect(&root, Firmware::Bios).unwrap();
     assert_eq!(
@@ -368,13 +354,7 @@ fn bios_grub_refuses_before_writing_the_disk() {
     );
 
     // No runnable grub-mkimage in the image, and the host's does not match its modules.
-    let modinfo = root.resolve("/usr/lib/grub/i386-pc/modinfo.sh").unwrap();
-    let text = fs::read_to_string(&modinfo).unwrap();
-    fs::write(
-        &modinfo,
-        text.replace("grub_package_version=\"", "grub_package_version=\"9."),
-    )
-    .unwrap();
+    claim_another_grub_version(&root);
     let err = grub_bios::install(
         &root,
         &BiosDisk {

@@ -8,7 +8,8 @@
 //!
 //! - configuration: [`accounts`] (passwd/shadow/group/gshadow), [`users`] (`user`, `rootpw`,
 //!   `sshkey`), [`system`] (lang, keyboard, timezone, machine-id), [`network`] (hostname and the
-//!   first `network` line), [`fstab`], [`record`] (`/etc/kickstand/image.json`);
+//!   first `network` line), [`fstab`], [`record`] (`/etc/kickstand/image.json`), and
+//!   [`from_kickstart`] (the Kickstart AST turned into these modules' settings);
 //! - boot: [`kernel`] (kernel discovery and kernel arguments), [`bootloader`] (which boot
 //!   loader the image carries for the firmware), [`fat`] (mtools writer for the ESP),
 //!   [`systemd_boot`] (UEFI), [`grub_bios`] (BIOS).
@@ -18,6 +19,7 @@ pub mod bootloader;
 pub mod command;
 pub mod error;
 pub mod fat;
+pub mod from_kickstart;
 pub mod fstab;
 pub mod grub_bios;
 pub mod kernel;
