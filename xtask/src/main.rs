@@ -4,6 +4,7 @@
 //! a command needs are installed first (as root), or the exact `apt-get` line is printed.
 
 mod assets;
+mod differential;
 mod packages;
 mod run;
 mod test;
@@ -35,6 +36,8 @@ enum Command {
     },
     /// Fetch the test assets (the Debian kernel) into the cache and print where they are.
     Assets,
+    /// Only the differential test against pykickstart (needs `target/release/kickstand`).
+    Differential,
 }
 
 fn main() {
@@ -55,6 +58,7 @@ fn main() {
             )
         }),
         Command::Assets => assets::run(),
+        Command::Differential => differential::run(),
     };
     if let Err(err) = result {
         eprintln!("xtask: error: {err:#}");
