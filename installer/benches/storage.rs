@@ -83,7 +83,7 @@ fn partition_and_mkfs() {
         .unwrap();
     let started = Instant::now();
     let dev = LoopDevice::attach(&img).unwrap();
-    let disks = hardware::discover(&Roots::system(), std::slice::from_ref(&dev.name)).unwrap();
+    let disks = hardware::discover_only(&Roots::system(), std::slice::from_ref(&dev.name)).unwrap();
     let hw = Hardware {
         disks: disks.into_iter().filter(|d| d.name == dev.name).collect(),
         firmware: Firmware::Uefi,

@@ -207,7 +207,7 @@ fn install_btrfs_through_library(img: &Path) -> String {
         ..StorageRequest::default()
     };
     let dev = LoopDevice::attach(img).unwrap();
-    let disks = hardware::discover(&Roots::system(), std::slice::from_ref(&dev.name)).unwrap();
+    let disks = hardware::discover_only(&Roots::system(), std::slice::from_ref(&dev.name)).unwrap();
     let hw = Hardware {
         disks: disks.into_iter().filter(|d| d.name == dev.name).collect(),
         firmware: Firmware::Uefi,

@@ -52,7 +52,8 @@ pub fn run(args: &InstallArgs) -> Result<()> {
     let request = load_request(&args.kickstart)?;
     let host = host_disks::resolve(&args.disk)?;
     let names: Vec<String> = host.disks.iter().map(|(n, _)| n.clone()).collect();
-    let found = hardware::discover(&Roots::system(), &names).context("discovering the disks")?;
+    let found =
+        hardware::discover_only(&Roots::system(), &names).context("discovering the disks")?;
     let mut disks = Vec::new();
     for (name, alias) in &host.disks {
         let mut disk = found

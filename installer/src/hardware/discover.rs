@@ -41,6 +41,16 @@ const SKIPPED_PREFIXES: &[&str] = &["ram", "zram", "sr", "dm-", "md", "nbd", "fd
 /// asked for explicitly (host mode `--disk`): they are included even when they are loop
 /// devices, and an unreadable named disk is an error rather than skipped.
 pub fn discover(roots: &Roots, named: &[String]) -> io::Result<Vec<Disk>> {
+    scan(roots, named, false)
+}
+
+/// Only the disks in `named` (host mode: the installer never even reads the host's other
+/// disks), in natural name order.
+pub fn discover_only(roots: &Roots, named: &[String]) -> io::Result<Vec<Disk>> {
+    scan(roots, named, true)
+}
+
+fn scan(roots: &Roots, named: &[String], only_named: bool) -> io::Result<Vec<Disk>> {
     let block = roots.sysfs.join("block");
     let mut names: Vec<String> = fs::read_dir(&block)
         .map_err(|e| io::Error::new(e.kind(), format!("reading {}: {e}", block.display())))?
@@ -53,6 +63,9 @@ pub fn discover(roots: &Roots, named: &[String]) -> io::Result<Vec<Disk>> {
     let mut disks = Vec::new();
     for name in names {
         let is_named = named.contains(&name);
+        if only_named && !is_named {
+            continue;
+        }
         if !is_named
             && (name.starts_with("loop") || SKIPPED_PREFIXES.iter().any(|p| name.starts_with(p)))
         {

@@ -6,7 +6,7 @@ mod discover;
 mod names;
 mod probe;
 
-pub use discover::{Roots, discover, firmware_from_sysfs, memory_from_meminfo};
+pub use discover::{Roots, discover, discover_only, firmware_from_sysfs, memory_from_meminfo};
 pub use names::{DriveSpecError, match_drives, natural_cmp};
 pub use probe::{DiskContents, Signature, TableKind, guid_text, probe_disk};
 

@@ -135,6 +135,12 @@ fn skips_virtual_devices_unless_named() {
     };
     assert_eq!(names(&[]), ["vda"]);
     assert_eq!(names(&["loop0".into()]), ["loop0", "vda"]);
+    let only: Vec<String> = discover_only(&fake.roots(), &["loop0".into()])
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(only, ["loop0"]);
     let err = discover(&fake.roots(), &["loop1".into()]).unwrap_err();
     assert!(err.to_string().contains("loop1 has no medium"), "{err}");
 }
