@@ -22,6 +22,8 @@ pub struct Word {
 pub struct SplitError {
     pub column: usize,
     pub message: String,
+    /// The line ends with an unescaped backslash outside quotes (nothing else is wrong).
+    pub trailing_backslash: bool,
 }
 
 /// Splits `line` (without its newline) into words like `shlex.split(line, comments=True)`.
@@ -95,16 +97,19 @@ fn split_error(line: &str, e: &pest::error::Error<Rule>) -> SplitError {
         (Some((q, at)), _) => SplitError {
             column: col(at),
             message: format!("No closing quotation: the {q} quote here is never closed"),
+            trailing_backslash: false,
         },
         (None, Some(at)) => SplitError {
             column: col(at),
             message: "No escaped character: the line ends with a backslash (kickstart lines \
                       do not continue)"
                 .to_string(),
+            trailing_backslash: true,
         },
         (None, None) => SplitError {
             column: col(fail_at),
             message: "cannot split this line into words".to_string(),
+            trailing_backslash: false,
         },
     }
 }

@@ -45,7 +45,7 @@ mod sections;
 pub use ast::*;
 pub use diagnostic::{Diagnostic, Severity};
 pub use flatten::{Flattened, flatten};
-pub use loader::{FileLoader, LoadError, Loader, NoIncludes};
+pub use loader::{FileLoader, LoadError, Loaded, Loader, NoIncludes, read_limited};
 pub use printer::print;
 
 /// Include nesting deeper than this is an error (Anaconda has no limit; a loop of includes

@@ -159,6 +159,15 @@ impl Parser<'_> {
     fn split(&mut self, line: &Line) -> Option<Vec<Word>> {
         match lexer::split(&line.text) {
             Ok(words) => Some(words),
+            Err(e) if e.trailing_backslash => {
+                // pykickstart reads the newline as the escaped character; the line does not
+                // continue. Accept it as pykickstart does, but say so.
+                let message = "a trailing backslash does not continue a kickstart line; it is \
+                               ignored";
+                self.report(Severity::Warning, line, e.column, 1, message);
+                let trimmed = &line.text[..line.text.len() - 1];
+                lexer::split(trimmed).ok()
+            }
             Err(e) => {
                 self.report(Severity::Error, line, e.column, 1, e.message);
                 None

@@ -103,6 +103,13 @@ pub fn packages_header(args: &[Word]) -> Result<Packages, Finding> {
             format!("unrecognized arguments: {}", w.text),
         ));
     }
+    if m.flag("default") && m.flag("nocore") {
+        let w = &m.get("nocore").expect("given").word;
+        return Err(Finding::at(
+            w,
+            "--default and --nocore cannot be used together",
+        ));
+    }
     Ok(Packages {
         excludedocs: m.flag("excludedocs"),
         ignoremissing: m.flag("ignoremissing"),
