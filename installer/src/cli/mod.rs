@@ -1,0 +1,46 @@
+//! Command line of `kickstand-installer`. `main.rs` only calls [`main`].
+
+mod host_disks;
+mod install;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kickstand-installer",
+    version,
+    about = "Installs a bootable container image onto disks, driven by a kickstart"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Install onto disks or disk image files (host mode).
+    Install(install::InstallArgs),
+}
+
+/// Parses the command line, runs it, prints the error chain and sets the exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KICKSTAND_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let result = match cli.command {
+        Command::Install(args) => install::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("kickstand-installer: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Every external program the installer runs, in one list.
+//!
+//! The initramfs builder reads [`ALL`] to decide which binaries (and their libraries) go into the
+//! installer initramfs; [`missing`] lets the installer refuse to start a step whose tools are
+//! absent, before any disk is touched.
+
+/// One external program and why the installer needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tool {
+    /// Program name, looked up on `PATH`.
+    pub program: &'static str,
+    /// Debian package that ships it.
+    pub package: &'static str,
+    /// What the installer uses it for.
+    pub why: &'static str,
+    /// Only used in host mode (never inside the installer initramfs).
+    pub host_only: bool,
+}
+
+const fn tool(program: &'static str, package: &'static str, why: &'static str) -> Tool {
+    Tool {
+        program,
+        package,
+        why,
+        host_only: false,
+    }
+}
+
+/// `mkfs.xfs`: the default root and `/boot` filesystem.
+pub const MKFS_XFS: Tool = tool("mkfs.xfs", "xfsprogs", "make xfs filesystems (the default)");
+/// `mkfs.ext4` (also ext2/ext3 through `-t`).
+pub const MKFS_EXT4: Tool = tool("mkfs.ext4", "e2fsprogs", "make ext2/ext3/ext4 filesystems");
+/// `mkfs.btrfs`.
+pub const MKFS_BTRFS: Tool = tool("mkfs.btrfs", "btrfs-progs", "make btrfs filesystems");
+/// `btrfs`: subvolumes of `autopart --type=btrfs`.
+pub const BTRFS: Tool = tool("btrfs", "btrfs-progs", "create btrfs subvolumes");
+/// `mkswap`.
+pub const MKSWAP: Tool = tool("mkswap", "util-linux", "make swap areas");
+/// `mkfs.vfat`: the EFI System Partition, written at an offset of the whole disk.
+pub const MKFS_VFAT: Tool = tool(
+    "mkfs.vfat",
+    "dosfstools",
+    "make the EFI System Partition (FAT) with --offset, no mount needed",
+);
+/// `mmd`: directories on the ESP without mounting it.
+pub const MMD: Tool = tool(
+    "mmd",
+    "mtools",
+    "create directories on the ESP without mounting it",
+);
+/// `mcopy`: files onto the ESP without mounting it.
+pub const MCOPY: Tool = tool(
+    "mcopy",
+    "mtools",
+    "copy files onto the ESP without mounting it",
+);
+/// `blkid`: filesystem UUIDs for `/etc/fstab` and the boot loader.
+pub const BLKID: Tool = tool(
+    "blkid",
+    "util-linux",
+    "read filesystem UUIDs for /etc/fstab and boot entries",
+);
+/// `losetup`: disk image files in host mode.
+pub const LOSETUP: Tool = Tool {
+    program: "losetup",
+    package: "util-linux",
+    why: "attach disk image files to loop devices (host mode)",
+    host_only: true,
+};
+
+/// Every external program the installer runs. The initramfs builder packs all entries that are
+/// not `host_only`.
+pub const ALL: &[Tool] = &[
+    MKFS_XFS, MKFS_EXT4, MKFS_BTRFS, BTRFS, MKSWAP, MKFS_VFAT, MMD, MCOPY, BLKID, LOSETUP,
+];
+
+/// The tools of `wanted` that are not on `PATH`.
+pub fn missing(wanted: &[Tool]) -> Vec<Tool> {
+    wanted
+        .iter()
+        .filter(|t| find(t.program).is_none())
+        .copied()
+        .collect()
+}
+
+/// Finds `program` on `PATH` (plus the sbin directories, which a non-login shell may omit).
+pub fn find(program: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(Into::into))
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_is_listed_once() {
+        let mut names: Vec<_> = ALL.iter().map(|t| t.program).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
+    }
+}

@@ -1,0 +1,48 @@
+//! Byte sizes: constants and human-readable formatting ("600 MiB", "19.4 GiB").
+
+/// One mebibyte.
+pub const MIB: u64 = 1 << 20;
+/// One gibibyte.
+pub const GIB: u64 = 1 << 30;
+/// One tebibyte.
+pub const TIB: u64 = 1 << 40;
+
+/// `bytes` in the largest binary unit that keeps at least 1, with at most one decimal.
+pub fn human(bytes: u64) -> String {
+    const UNITS: &[(u64, &str)] = &[(TIB, "TiB"), (GIB, "GiB"), (MIB, "MiB"), (1 << 10, "KiB")];
+    for &(unit, name) in UNITS {
+        if bytes >= unit {
+            let tenths = (bytes as u128 * 10 / unit as u128) as u64;
+            return if tenths % 10 == 0 {
+                format!("{} {name}", tenths / 10)
+            } else {
+                format!("{}.{} {name}", tenths / 10, tenths % 10)
+            };
+        }
+    }
+    format!("{bytes} B")
+}
+
+/// Rounds `value` down to a multiple of `align`.
+pub fn align_down(value: u64, align: u64) -> u64 {
+    value / align * align
+}
+
+/// Rounds `value` up to a multiple of `align`.
+pub fn align_up(value: u64, align: u64) -> u64 {
+    value.div_ceil(align) * align
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human(600 * MIB), "600 MiB");
+        assert_eq!(human(2 * GIB), "2 GiB");
+        assert_eq!(human(GIB + GIB / 2), "1.5 GiB");
+        assert_eq!(human(16 * TIB), "16 TiB");
+        assert_eq!(human(512), "512 B");
+    }
+}

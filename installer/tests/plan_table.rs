@@ -1,0 +1,674 @@
+//! Table-driven planner tests: kickstarts × hardware descriptions → layouts or errors.
+//! Sizes in the expectations are MiB; a 20 GiB disk leaves 20478 MiB between the 1 MiB
+//! alignment at the start and the backup GPT at the end.
+
+mod common;
+
+use common::{hw, ks, summary};
+use kickstand_installer::hardware::Firmware::{self, Bios, Uefi};
+use kickstand_installer::storage::{ImageFacts, plan_request, report};
+use kickstand_installer::units::GIB;
+
+enum Want {
+    Layout(&'static [&'static str]),
+    Error(&'static [&'static str]),
+}
+use Want::{Error, Layout};
+
+struct Case {
+    name: &'static str,
+    ks: &'static str,
+    fw: Firmware,
+    disks: &'static [&'static str],
+    image_gib: Option<u64>,
+    want: Want,
+}
+
+const fn case(
+    name: &'static str,
+    ks: &'static str,
+    fw: Firmware,
+    disks: &'static [&'static str],
+    want: Want,
+) -> Case {
+    Case {
+        name,
+        ks,
+        fw,
+        disks,
+        image_gib: None,
+        want,
+    }
+}
+
+const MULTI_DISK: &str = "clearpart --all --initlabel
+part biosboot --fstype=biosboot --size=1
+part /boot --size=1024 --fstype=ext4
+part / --size=10240 --grow --maxsize=15360
+part swap --size=2048
+part /home --grow --ondisk=vdb
+part /var --size=4096 --ondisk=vdb --fstype=ext4 --label=var
+";
+
+const CASES: &[Case] = &[
+    // autopart defaults, firmware, sizes and sector sizes
+    case(
+        "plain bios",
+        "autopart",
+        Bios,
+        &["vda:20G"],
+        Layout(&["vda new: 1 bios 1M | 2 /boot xfs 2048M | 3 / xfs 18429M"]),
+    ),
+    case(
+        "plain uefi",
+        "autopart --type=plain",
+        Uefi,
+        &["vda:20G"],
+        Layout(&["vda new: 1 /boot/efi vfat 600M | 2 /boot xfs 2048M | 3 / xfs 17830M"]),
+    ),
+    case(
+        "btrfs uefi",
+        "autopart --type=btrfs",
+        Uefi,
+        &["vda:20G"],
+        Layout(&[
+            "vda new: 1 /boot/efi vfat 600M | 2 /boot ext4 2048M | 3 btrfs root@/ home@/home 17830M",
+        ]),
+    ),
+    case(
+        "btrfs nohome",
+        "autopart --type=btrfs --nohome",
+        Bios,
+        &["vda:20G"],
+        Layout(&["vda new: 1 bios 1M | 2 /boot ext4 2048M | 3 btrfs root@/ 18429M"]),
+    ),
+    case(
+        "noboot ext4",
+        "autopart --noboot --fstype=ext4 --noswap",
+        Bios,
+        &["vda:20G"],
+        Layout(&["vda new: 1 bios 1M | 2 / ext4 20477M"]),
+    ),
+    case(
+        "8 GiB 4K sectors",
+        "autopart",
+        Uefi,
+        &["sda:8G:4k"],
+        Layout(&["sda new: 1 /boot/efi vfat 600M | 2 /boot xfs 2048M | 3 / xfs 5542M"]),
+    ),
+    case(
+        "16 TiB",
+        "autopart",
+        Bios,
+        &["sda:16T"],
+        Layout(&["sda new: 1 bios 1M | 2 /boot xfs 2048M | 3 / xfs 16775165M"]),
+    ),
+    case(
+        "16 TiB 4K uefi",
+        "autopart",
+        Uefi,
+        &["sda:16T:4k"],
+        Layout(&["sda new: 1 /boot/efi vfat 600M | 2 /boot xfs 2048M | 3 / xfs 16774566M"]),
+    ),
+    // which disk
+    case(
+        "first disk only",
+        "autopart",
+        Bios,
+        &["vda:20G", "vdb:40G"],
+        Layout(&["vda new: 1 bios 1M | 2 /boot xfs 2048M | 3 / xfs 18429M"]),
+    ),
+    case(
+        "only-use",
+        "ignoredisk --only-use=vdb\nautopart",
+        Bios,
+        &["vda:20G", "vdb:40G"],
+        Layout(&["vdb new: 1 bios 1M | 2 /boot xfs 2048M | 3 / xfs 38909M"]),
+    ),
+    case(
+        "only-use by-id",
+        "ignoredisk --only-use=/dev/disk/by-id/virtio-vdb-serial\nautopart",
+        Bios,
+        &["vda:20G", "vdb:40G"],
+        Layout(&["vdb new: 1 bios 1M | 2 /boot xfs 2048M | 3 / xfs 38909M"]),
+    ),
+    case(
+        "only-use alternatives",
+        "ignoredisk --only-use=nvme0n1|vdb\nautopart",
+        Bios,
+        &["vda:20G", "vdb:40G"],
+        Layout(&["vdb new: 1 bios 1M | 2 /boot xfs 2048M | 3 / xfs 38909M"]),
+    ),
+    case(
+        "only-use glob",
+        "ignoredisk --only-use=vd[b-z]\nautopart",
+        Bios,
+        &["vda:20G", "vdb:40G"],
+        Layout(&["vdb new: 1 bios 1M | 2 /boot xfs 2048M | 3 / xfs 38909M"]),
+    ),
+    case(
+        "ignoredisk drives",
+        "ignoredisk --drives=vda\nautopart",
+        Bios,
+        &["vda:20G", "vdb:40G"],
+        Layout(&["vdb new: 1 bios 1M | 2 /boot xfs 2048M | 3 / xfs 38909M"]),
+    ),
+    case(
+        "boot-drive",
+        "bootloader --boot-drive=vdb\nautopart",
+        Bios,
+        &["vda:20G", "vdb:40G"],
+        Layout(&["vdb new: 1 bios 1M | 2 /boot xfs 2048M | 3 / xfs 38909M"]),
+    ),
+    case(
+        "skips removable",
+        "autopart",
+        Bios,
+        &["sda:16G:removable", "vda:20G"],
+        Layout(&["vda new: 1 bios 1M | 2 /boot xfs 2048M | 3 / xfs 18429M"]),
+    ),
+    case(
+        "skips boot medium",
+        "clearpart --all\nautopart",
+        Bios,
+        &["sda:4G:boot", "vda:20G"],
+        Layout(&["vda new: 1 bios 1M | 2 /boot xfs 2048M | 3 / xfs 18429M"]),
+    ),
+    case(
+        "removable when named",
+        "ignoredisk --only-use=sda\nautopart",
+        Bios,
+        &["sda:16G:removable", "vda:20G"],
+        Layout(&["sda new: 1 bios 1M | 2 /boot xfs 2048M | 3 / xfs 14333M"]),
+    ),
+    case(
+        "only removable",
+        "autopart",
+        Bios,
+        &["sda:16G:removable"],
+        Error(&[
+            "no disk to install to",
+            "every disk is removable",
+            "sda (16 GiB, removable)",
+        ]),
+    ),
+    case(
+        "boot medium named",
+        "ignoredisk --only-use=sda\nautopart",
+        Bios,
+        &["sda:4G:boot", "vda:20G"],
+        Error(&["names sda", "the medium the installer booted from"]),
+    ),
+    case(
+        "unknown drive",
+        "ignoredisk --only-use=nvme0n1\nautopart",
+        Bios,
+        &["vda:20G", "vdb:8G"],
+        Error(&[
+            "ignoredisk --only-use: no disk matches \"nvme0n1\"",
+            "disks seen: vda (20 GiB), vdb (8 GiB)",
+        ]),
+    ),
+    case(
+        "no disks",
+        "autopart",
+        Bios,
+        &[],
+        Error(&["no disks were found", "disks seen: none"]),
+    ),
+    // clearing
+    case(
+        "clear all",
+        "clearpart --all --initlabel\nautopart",
+        Bios,
+        &["vda:20G:gpt=xfs,swap"],
+        Layout(&["vda erase: 1 bios 1M | 2 /boot xfs 2048M | 3 / xfs 18429M"]),
+    ),
+    case(
+        "clear all disks",
+        "clearpart --all\nautopart",
+        Bios,
+        &["vda:20G", "vdb:20G:gpt=xfs", "vdc:20G"],
+        Layout(&[
+            "vda new: 1 bios 1M | 2 /boot xfs 2048M | 3 / xfs 18429M",
+            "vdb erase: ",
+        ]),
+    ),
+    case(
+        "four disks",
+        "clearpart --all --drives=sda,sdb,sdc,sdd\nautopart",
+        Uefi,
+        &[
+            "sda:2T:gpt=xfs",
+            "sdb:2T:gpt=ext4",
+            "sdc:2T",
+            "sdd:2T:mbr=xfs",
+        ],
+        Layout(&[
+            "sda erase: 1 /boot/efi vfat 600M | 2 /boot xfs 2048M | 3 / xfs 2094502M",
+            "sdb erase: ",
+            "sdd erase: ",
+        ]),
+    ),
+    case(
+        "no clearpart",
+        "autopart",
+        Bios,
+        &["vda:20G:gpt=xfs"],
+        Error(&[
+            "disk vda already has partitions (gpt: 1 xfs 1 GiB)",
+            "there is no clearpart command",
+        ]),
+    ),
+    case(
+        "clearpart none",
+        "clearpart --none\nautopart",
+        Bios,
+        &["vda:20G:gpt=xfs,ext4"],
+        Error(&[
+            "disk vda already has partitions",
+            "clearpart --none keeps them",
+        ]),
+    ),
+    case(
+        "clearpart other disk",
+        "clearpart --all --drives=vdb\nautopart",
+        Bios,
+        &["vda:20G:gpt=xfs", "vdb:20G"],
+        Error(&[
+            "disk vda already has partitions",
+            "clearpart --drives does not include it",
+        ]),
+    ),
+    case(
+        "clear linux keeps windows",
+        "clearpart --linux\nautopart",
+        Bios,
+        &["vda:20G:gpt=ntfs,xfs"],
+        Layout(&["vda keep 1: 2 bios 1M | 3 /boot xfs 2048M | 4 / xfs 17405M"]),
+    ),
+    case(
+        "clear list",
+        "clearpart --list=vda2\nautopart",
+        Bios,
+        &["vda:20G:gpt=xfs,xfs"],
+        Layout(&["vda keep 1: 2 bios 1M | 3 /boot xfs 2048M | 4 / xfs 17405M"]),
+    ),
+    case(
+        "clear list unknown",
+        "clearpart --list=vda7\nautopart",
+        Bios,
+        &["vda:20G:gpt=xfs"],
+        Error(&["clearpart --list names vda7, which is not a partition (partitions seen: vda1)"]),
+    ),
+    case(
+        "clear linux on mbr",
+        "clearpart --linux\nautopart",
+        Bios,
+        &["vda:20G:mbr=ntfs,xfs"],
+        Error(&["MBR (msdos) partition table with partitions to keep (1 ntfs 1 GiB)"]),
+    ),
+    case(
+        "whole-disk fs needs zerombr",
+        "autopart",
+        Bios,
+        &["vda:20G:wholefs=xfs"],
+        Error(&["disk vda has xfs on the whole disk and no usable partition table; add `zerombr`"]),
+    ),
+    case(
+        "zerombr",
+        "zerombr\nautopart",
+        Bios,
+        &["vda:20G:wholefs=xfs"],
+        Layout(&["vda erase: 1 bios 1M | 2 /boot xfs 2048M | 3 / xfs 18429M"]),
+    ),
+    case(
+        "bad table",
+        "autopart",
+        Bios,
+        &["vda:20G:badtable"],
+        Error(&[
+            "unreadable partition table (GPT signature but bad CRC)",
+            "zerombr",
+        ]),
+    ),
+    case(
+        "mbr disklabel",
+        "clearpart --all --disklabel=msdos\nautopart",
+        Bios,
+        &["vda:20G"],
+        Error(&["--disklabel=msdos: only gpt is supported"]),
+    ),
+    case(
+        "busy",
+        "clearpart --all\nautopart",
+        Bios,
+        &["vda:20G:busy"],
+        Error(&["names vda, which cannot be used: vda1 is mounted at /srv"]),
+    ),
+    case(
+        "read-only",
+        "autopart",
+        Bios,
+        &["vda:20G:ro"],
+        Error(&["it is read-only"]),
+    ),
+    // not supported yet
+    case(
+        "lvm",
+        "autopart --type=lvm",
+        Bios,
+        &["vda:20G"],
+        Error(&["autopart --type=lvm is not supported yet"]),
+    ),
+    case(
+        "thinp",
+        "autopart --type=thinp",
+        Bios,
+        &["vda:20G"],
+        Error(&["autopart --type=thinp is not supported yet"]),
+    ),
+    case(
+        "encrypted",
+        "autopart --encrypted --passphrase=x",
+        Bios,
+        &["vda:20G"],
+        Error(&["autopart --encrypted is not supported yet"]),
+    ),
+    case(
+        "raid member",
+        "part raid.01 --size=1000\npart / --grow",
+        Bios,
+        &["vda:20G"],
+        Error(&["part raid.01 is not supported yet"]),
+    ),
+    // part layouts
+    case(
+        "multi-disk part",
+        MULTI_DISK,
+        Bios,
+        &["vda:20G", "vdb:10G"],
+        Layout(&[
+            "vda new: 1 bios 1M | 2 /boot ext4 1024M | 3 / xfs 15360M | 4 swap 2048M",
+            "vdb new: 1 /home xfs 6142M | 2 /var ext4 4096M",
+        ]),
+    ),
+    case(
+        "reqpart uefi",
+        "reqpart\npart / --grow",
+        Uefi,
+        &["vda:20G"],
+        Layout(&["vda new: 1 /boot/efi vfat 600M | 2 / xfs 19878M"]),
+    ),
+    case(
+        "reqpart add-boot",
+        "reqpart --add-boot\npart / --grow --fstype=ext4",
+        Bios,
+        &["vda:20G"],
+        Layout(&["vda new: 1 bios 1M | 2 /boot xfs 2048M | 3 / ext4 18429M"]),
+    ),
+    case(
+        "recommended swap",
+        "reqpart\npart swap --recommended\npart / --grow",
+        Bios,
+        &["vda:20G"],
+        Layout(&["vda new: 1 bios 1M | 2 swap 4096M | 3 / xfs 16381M"]),
+    ),
+    case(
+        "location none",
+        "bootloader --location=none\npart / --grow",
+        Bios,
+        &["vda:20G"],
+        Layout(&["vda new: 1 / xfs 20478M"]),
+    ),
+    case(
+        "esp by part",
+        "part /boot/efi --size=512\npart / --size=8000 --grow --maxsize=9000",
+        Uefi,
+        &["vda:20G"],
+        Layout(&["vda new: 1 /boot/efi vfat 512M | 2 / xfs 9000M"]),
+    ),
+    case(
+        "bios needs biosboot",
+        "part / --grow",
+        Bios,
+        &["vda:20G"],
+        Error(&[
+            "BIOS firmware needs a BIOS boot partition",
+            "part biosboot --fstype=biosboot --size=1",
+        ]),
+    ),
+    case(
+        "uefi needs esp",
+        "part / --grow",
+        Uefi,
+        &["vda:20G"],
+        Error(&["UEFI firmware needs an EFI System Partition", "reqpart"]),
+    ),
+    case(
+        "no root",
+        "reqpart\npart /home --grow",
+        Bios,
+        &["vda:20G"],
+        Error(&["no partition is mounted at / (root)"]),
+    ),
+    case(
+        "too big",
+        "reqpart\npart / --size=100000",
+        Bios,
+        &["vda:20G"],
+        Error(&[
+            "disk vda is 20 GiB (19.9 GiB usable for partitions) but the layout needs at least 97.6 GiB: BIOS boot 1 MiB + part / 97.6 GiB",
+        ]),
+    ),
+    case(
+        "too big 4 parts",
+        "reqpart\npart / --size=8000\npart /var --size=8000\npart /home --size=8000",
+        Bios,
+        &["vda:20G"],
+        Error(&[
+            "needs at least 23.4 GiB: BIOS boot 1 MiB + part / 7.8 GiB + part /var 7.8 GiB + part /home 7.8 GiB",
+        ]),
+    ),
+    case(
+        "below xfs minimum",
+        "reqpart\npart /data --size=100\npart / --grow",
+        Bios,
+        &["vda:20G"],
+        Error(&["part /data gets 100 MiB but xfs needs at least 300 MiB"]),
+    ),
+    case(
+        "no size",
+        "reqpart\npart /data\npart / --grow",
+        Bios,
+        &["vda:20G"],
+        Error(&["part /data has no size: give --size=MiB, --grow"]),
+    ),
+    case(
+        "grow with nothing left",
+        "reqpart\npart /big --size=20477\npart / --grow",
+        Bios,
+        &["vda:20G"],
+        Error(&["but the layout needs at least", "part / 300 MiB"]),
+    ),
+    case(
+        "bad fstype",
+        "reqpart\npart / --grow --fstype=ntfs",
+        Bios,
+        &["vda:20G"],
+        Error(&["part / --fstype=ntfs: expected xfs, ext4"]),
+    ),
+    case(
+        "label too long",
+        "reqpart\npart / --grow --label=a-very-long-label",
+        Bios,
+        &["vda:20G"],
+        Error(&["xfs labels hold at most 12 characters"]),
+    ),
+    case(
+        "ondisk ignored",
+        "ignoredisk --drives=vdb\nreqpart\npart / --grow --ondisk=vdb",
+        Bios,
+        &["vda:20G", "vdb:20G"],
+        Error(&["part / --ondisk names vdb", "ignoredisk excludes it"]),
+    ),
+    case(
+        "ondisk unknown",
+        "reqpart\npart / --grow --ondisk=sdq",
+        Bios,
+        &["vda:20G"],
+        Error(&["part / --ondisk: no disk matches \"sdq\""]),
+    ),
+    case(
+        "nothing to do",
+        "clearpart --all",
+        Bios,
+        &["vda:20G"],
+        Error(&["no storage layout: add `autopart` or `part`"]),
+    ),
+];
+
+const IMAGE_CASES: &[Case] = &[
+    Case {
+        image_gib: Some(4),
+        ..case(
+            "image fits",
+            "autopart",
+            Bios,
+            &["vda:20G"],
+            Layout(&["vda new: 1 bios 1M | 2 /boot xfs 2048M | 3 / xfs 18429M"]),
+        )
+    },
+    Case {
+        image_gib: Some(3),
+        ..case(
+            "image too big for autopart",
+            "autopart",
+            Bios,
+            &["vda:8G"],
+            Error(&["disk vda is 8 GiB", "/ (3 × image 3 GiB) 9 GiB"]),
+        )
+    },
+    Case {
+        image_gib: Some(2),
+        ..case(
+            "image too big for part",
+            "reqpart\npart / --size=5000",
+            Bios,
+            &["vda:20G"],
+            Error(&[
+                "the root filesystem is 4.8 GiB but the image needs at least 6 GiB (2 GiB compressed × 3)",
+            ]),
+        )
+    },
+];
+
+fn check(c: &Case) -> Result<(), String> {
+    let request = ks(c.ks);
+    let hardware = hw(c.fw, c.disks);
+    let image = ImageFacts {
+        compressed_size: c.image_gib.map(|g| g * GIB),
+        ..ImageFacts::default()
+    };
+    let got = plan_request(&request, &hardware, &image);
+    match (&c.want, got) {
+        (Layout(want), Ok(plan)) => {
+            let got = summary(&plan);
+            if got != *want {
+                return Err(format!("layout\n  want {want:#?}\n  got  {got:#?}"));
+            }
+            // Every plan renders, and the report names what it erases.
+            let text = report::render(&plan);
+            for d in plan.disks.iter().filter(|d| d.erases_data()) {
+                if !text.contains(&d.description) {
+                    return Err(format!(
+                        "report does not name erased disk {}:\n{text}",
+                        d.name
+                    ));
+                }
+            }
+            // Partitions are aligned, inside the disk and do not overlap.
+            for d in &plan.disks {
+                let mut end = 0;
+                for p in &d.partitions {
+                    if p.start % (1 << 20) != 0 || p.size % (1 << 20) != 0 || p.start < end {
+                        return Err(format!("{}: partition {} misplaced", d.name, p.number));
+                    }
+                    end = p.start + p.size;
+                }
+                if end + d.sector_size + 16384 > d.size {
+                    return Err(format!("{}: partitions overlap the backup GPT", d.name));
+                }
+            }
+            Ok(())
+        }
+        (Layout(_), Err(e)) => Err(format!("unexpected error: {e}")),
+        (Error(_), Ok(plan)) => Err(format!("expected an error, got {:#?}", summary(&plan))),
+        (Error(parts), Err(e)) => {
+            let text = e.to_string();
+            match parts.iter().find(|p| !text.contains(*p)) {
+                Some(missing) => Err(format!("error lacks {missing:?}:\n  {text}")),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+#[test]
+fn planner_table() {
+    let failures: Vec<String> = CASES
+        .iter()
+        .chain(IMAGE_CASES)
+        .filter_map(|c| check(c).err().map(|e| format!("case {:?}: {e}", c.name)))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} failing:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn planning_is_deterministic() {
+    let request = ks(MULTI_DISK);
+    let hardware = hw(Bios, &["vda:20G", "vdb:10G"]);
+    let a = plan_request(&request, &hardware, &ImageFacts::default()).unwrap();
+    let b = plan_request(&request, &hardware, &ImageFacts::default()).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn dry_run_report_is_a_table_and_names_erased_disks() {
+    let request = ks("clearpart --all\nautopart --type=btrfs");
+    let hardware = hw(
+        Uefi,
+        &[
+            "vda:20G:gpt=xfs,swap",
+            "vdb:20G:mbr=ntfs",
+            "sdc:16G:removable",
+        ],
+    );
+    let plan = plan_request(&request, &hardware, &ImageFacts::default()).unwrap();
+    let text = report::render(&plan);
+    assert!(text.contains("Storage plan for UEFI firmware"), "{text}");
+    assert!(text.contains("#  START    SIZE      TYPE"), "{text}");
+    assert!(text.contains("1  1 MiB    600 MiB   EFI System"), "{text}");
+    assert!(
+        text.contains("/ (subvolume root), /home (subvolume home)"),
+        "{text}"
+    );
+    assert!(text.contains("These disks will be erased:"), "{text}");
+    assert!(
+        text.contains("vda (20 GiB): everything on it is erased (gpt with 2 partitions (1 xfs 1 GiB, 2 swap 1 GiB))"),
+        "{text}"
+    );
+    assert!(
+        text.contains("vdb (20 GiB): everything on it is erased (msdos with 1 partition"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Left untouched: sdc (16 GiB, removable)"),
+        "{text}"
+    );
+}
