@@ -40,6 +40,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("ca-certificates", "/etc/ssl/certs/ca-certificates.crt"),
     ("lvm2", "/usr/sbin/lvm"),
     ("cryptsetup-bin", "/usr/sbin/cryptsetup"),
+    ("kmod", "/usr/sbin/depmod"),
 ];
 
 /// Installs the packages of `wanted` whose marker file is missing.
