@@ -1,6 +1,7 @@
 //! The `kickstand` command line: one module per subcommand.
 
 pub mod flatten;
+pub mod initramfs;
 pub mod validate;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +26,9 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Print a kickstart with every %include resolved (like ksflatten).
     Flatten(flatten::FlattenArgs),
+    /// Build the installer initramfs.
+    #[command(subcommand)]
+    Initramfs(initramfs::InitramfsCommand),
 }
 
 /// Runs a parsed command line; returns the process exit status.
@@ -32,6 +36,7 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Flatten(args) => flatten::run(&args),
+        Command::Initramfs(cmd) => report(initramfs::run(cmd)),
     }
 }
 
@@ -41,3 +46,14 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_INVALID: i32 = 1;
 /// Exit status: a file could not be read.
 pub const EXIT_UNREADABLE: i32 = 2;
+
+/// Exit status of a command that returns an error chain: printed once, whole.
+fn report(result: anyhow::Result<()>) -> i32 {
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("kickstand: error: {e:#}");
+            EXIT_INVALID
+        }
+    }
+}

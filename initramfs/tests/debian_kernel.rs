@@ -1,0 +1,126 @@
+//! The default initramfs against the real Debian kernel (from the harness's cache): the module
+//! closure holds the load chains measured on this kernel, the kernel's version matches, and the
+//! compressed image stays under the 40 MiB target. Prints the size.
+
+use std::path::PathBuf;
+
+use kickstand_initramfs::modules::{DEFAULT_MODULES, ModulesDir};
+use kickstand_initramfs::{Compression, Spec, assemble, write_image};
+
+fn kernel() -> Option<qemu_harness::assets::Kernel> {
+    match qemu_harness::assets::debian_kernel() {
+        Ok(k) => Some(k),
+        Err(e) if !qemu_harness::gate::required() => {
+            eprintln!(
+                "SKIPPED: the Debian kernel asset is not available ({e}); run `cargo xtask assets`"
+            );
+            None
+        }
+        Err(e) => panic!("the Debian kernel asset is required here: {e}"),
+    }
+}
+
+#[test]
+fn default_module_closure_on_the_debian_kernel() {
+    let Some(kernel) = kernel() else { return };
+    let modules = ModulesDir::open(&kernel.modules_dir).unwrap();
+    assert_eq!(modules.version, kernel.version);
+    let closure = modules.closure(DEFAULT_MODULES);
+    // The load chains DESIGN.md lists for this kernel, plus the storage/network/dm set.
+    for m in [
+        "virtio_ring",
+        "virtio",
+        "virtio_pci_modern_dev",
+        "virtio_pci_legacy_dev",
+        "virtio_pci",
+        "virtio_blk",
+        "crc16",
+        "mbcache",
+        "jbd2",
+        "crc32c_generic",
+        "ext4",
+        "failover",
+        "net_failover",
+        "virtio_net",
+        "fat",
+        "vfat",
+        "nls_cp437",
+        "nls_ascii",
+        "e1000",
+        "e1000e",
+        "nvme",
+        "nvme_core",
+        "ahci",
+        "libahci",
+        "libata",
+        "sd_mod",
+        "scsi_mod",
+        "usb_storage",
+        "xhci_pci",
+        "xhci_hcd",
+        "xfs",
+        "isofs",
+        "dm_mod",
+        "dm_crypt",
+        "mpt3sas",
+        "megaraid_sas",
+        "mlx5_core",
+        "ice",
+        "bnxt_en",
+        "tg3",
+        "efivarfs",
+    ] {
+        assert!(
+            closure.modules.iter().any(|c| c == m),
+            "{m} missing from the closure"
+        );
+    }
+    assert!(
+        closure.missing.is_empty(),
+        "default modules missing from Debian's kernel: {:?}",
+        closure.missing
+    );
+    eprintln!(
+        "{} modules from {} wanted; built in: {:?}",
+        closure.modules.len(),
+        DEFAULT_MODULES.len(),
+        closure.builtin
+    );
+}
+
+#[test]
+fn default_initramfs_for_the_debian_kernel_is_under_40_mib() {
+    let Some(kernel) = kernel() else { return };
+    // The release installer when the suite provides it; a static stand-in of similar role otherwise.
+    let installer = std::env::var_os("KICKSTAND_BIN_DIR")
+        .map(|d| PathBuf::from(d).join("kickstand-installer"))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("/bin/busybox"));
+    let tools = [
+        "mkfs.xfs",
+        "mkfs.ext4",
+        "mkfs.vfat",
+        "mkfs.btrfs",
+        "mkswap",
+        "mcopy",
+        "mmd",
+        "sfdisk",
+        "wipefs",
+        "blkid",
+        "lvm",
+        "cryptsetup",
+        "grub-mkimage",
+        "busybox",
+    ];
+    let mut spec = Spec::new(installer.clone(), kernel.modules_dir.clone(), &tools);
+    spec.kernel = Some(kernel.vmlinuz.clone());
+    let (archive, mut contents) = assemble(&spec).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("initramfs.img");
+    let written = write_image(&archive, Compression::Zstd, 0, &out).unwrap();
+    contents.uncompressed_size = written.uncompressed;
+    contents.compressed_size = written.compressed;
+    eprintln!("installer: {}\n{contents}", installer.display());
+    assert_eq!(contents.kernel_version, kernel.version);
+    assert!(written.compressed < 40 * 1024 * 1024, "{contents}");
+}
