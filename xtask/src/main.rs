@@ -7,6 +7,7 @@ mod assets;
 mod packages;
 mod run;
 mod test;
+mod test_image;
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +30,8 @@ enum Command {
     Packages,
     /// Fetch the test assets (the Debian kernel) into the cache and print where they are.
     Assets,
+    /// Write a test OS image (built from Debian packages) as an OCI image layout.
+    TestImage(test_image::TestImageArgs),
 }
 
 fn main() {
@@ -41,6 +44,7 @@ fn main() {
         )),
         Command::Packages => packages::ensure(packages::ALL),
         Command::Assets => assets::run(),
+        Command::TestImage(args) => test_image::run(&args),
     };
     if let Err(err) = result {
         eprintln!("xtask: error: {err:#}");
