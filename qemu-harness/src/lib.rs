@@ -15,11 +15,13 @@ pub mod cmd;
 pub mod dnsmasq;
 pub mod error;
 pub mod gate;
+pub mod images;
 pub mod initramfs;
 pub mod loopdev;
 pub mod netlab;
 pub mod netns;
 pub mod process;
+pub mod registry;
 pub mod slots;
 pub mod vm;
 

@@ -8,6 +8,7 @@ mod differential;
 mod packages;
 mod run;
 mod test;
+mod test_image;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +39,8 @@ enum Command {
     Assets,
     /// Only the differential test against pykickstart (needs `target/release/kickstand`).
     Differential,
+    /// Write a test OS image (built from Debian packages) as an OCI image layout.
+    TestImage(test_image::TestImageArgs),
 }
 
 fn main() {
@@ -59,6 +62,7 @@ fn main() {
         }),
         Command::Assets => assets::run(),
         Command::Differential => differential::run(),
+        Command::TestImage(args) => test_image::run(&args),
     };
     if let Err(err) = result {
         eprintln!("xtask: error: {err:#}");
