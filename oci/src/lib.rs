@@ -13,3 +13,13 @@ pub use layer::{LayerWriter, Meta, TreeOptions};
 pub use layout::{Image, ImageSpec, Layer, Layout, LayoutWriter};
 /// The `oci-spec` crate, re-exported so users build configs with the same version.
 pub use oci_spec;
+pub mod auth;
+pub mod decompress;
+pub mod fetch;
+pub mod local;
+pub mod pull;
+pub mod reference;
+pub mod resolve;
+pub mod root;
+pub mod unpack;
+pub mod whiteout;
