@@ -1,2 +1,4 @@
 //! OCI image layouts (reading and writing), streaming registry pulls with digest verification,
 //! and the read-only distribution API the provisioner serves from layouts.
+
+pub mod serve;
