@@ -1,9 +1,9 @@
-//! `kickstand`: the provisioner daemon and the operator's CLI.
+//! `kickstand`: the provisioner daemon and the operator's CLI. Parses arguments and hands over
+//! to `kickstand_provisioner::cli`.
 
 use clap::Parser;
-use std::process::ExitCode;
 
-fn main() -> ExitCode {
+fn main() {
     let cli = kickstand_provisioner::cli::Cli::parse();
-    kickstand_provisioner::cli::run(cli)
+    std::process::exit(kickstand_provisioner::cli::run(cli));
 }

@@ -456,3 +456,27 @@ fn registry_serves_skopeo() {
     let (h, _) = curl(&[&s.url("/v2/other/tags/list")]);
     assert_eq!(status(&h), 404);
 }
+
+#[test]
+fn invalid_kickstart_is_never_served() {
+    let s = start(
+        "[profiles.broken]\nkernel = \"boot/vmlinuz\"\ninitramfs = \"boot/installer.img\"\nkickstart = \"kickstarts/broken.ks\"\n\n\
+         [[machines]]\nmac = \"52:54:00:00:00:01\"\nprofile = \"broken\"\nhostname = \"db-01\"\n",
+    );
+    let (h, body) = curl(&[&s.url("/ks/52:54:00:00:00:01")]);
+    assert_eq!(status(&h), 500, "{h}");
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains("1 error(s)") && !text.contains("rebot"),
+        "{text}"
+    );
+    let (_, body) = curl(&[&s.url("/metrics")]);
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("kickstand_kickstarts_refused_total 1")
+    );
+    // The valid one still is.
+    let (h, _) = curl(&[&s.url(&format!("/ks/{KNOWN}"))]);
+    assert_eq!(status(&h), 200, "{h}");
+}

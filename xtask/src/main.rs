@@ -3,6 +3,7 @@
 //! Everything here works on a fresh Debian machine with only Rust installed: the Debian packages
 //! a command needs are installed first (as root), or the exact `apt-get` line is printed.
 
+mod differential;
 mod packages;
 mod run;
 mod test;
@@ -26,6 +27,8 @@ enum Command {
     Demo,
     /// Install the Debian packages the tests and the demo need (apt-get, as root).
     Packages,
+    /// Only the differential test against pykickstart (needs `target/release/kickstand`).
+    Differential,
 }
 
 fn main() {
@@ -37,6 +40,7 @@ fn main() {
              initramfs (issues 6-8); `cargo xtask test` runs what exists today"
         )),
         Command::Packages => packages::ensure(packages::ALL),
+        Command::Differential => differential::run(),
     };
     if let Err(err) = result {
         eprintln!("xtask: error: {err:#}");

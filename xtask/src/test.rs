@@ -63,6 +63,8 @@ pub fn run(args: &TestArgs) -> Result<()> {
         Ok(())
     });
 
+    let differential = step("differential", &mut crate::differential::run);
+
     let vm_tests = std::fs::read_to_string(&report)
         .map(|s| s.lines().filter(|l| !l.trim().is_empty()).count())
         .unwrap_or(0);
@@ -82,6 +84,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
     if totals.failed > 0 {
         bail!("{} tests failed", totals.failed);
     }
+    differential?;
     Ok(())
 }
 

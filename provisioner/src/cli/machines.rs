@@ -6,7 +6,6 @@ use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Server {
@@ -43,7 +42,7 @@ pub enum Command {
     },
 }
 
-pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
+pub fn run(cmd: Command) -> anyhow::Result<()> {
     let rt = super::runtime()?;
     match cmd {
         Command::List { server, json } => {
@@ -84,7 +83,7 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             println!("{mac}: re-armed; its next network boot installs again");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn check_mac(s: &str) -> anyhow::Result<crate::mac::MacAddr> {

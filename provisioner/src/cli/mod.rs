@@ -1,16 +1,17 @@
-//! The `kickstand` command line: one file per subcommand.
+//! The `kickstand` command line: one module per subcommand.
 
+pub mod flatten;
 pub mod machines;
 pub mod serve;
+pub mod validate;
 
 use clap::{Parser, Subcommand};
-use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "kickstand",
     version,
-    about = "Install bootable container images over the network, driven by kickstarts"
+    about = "Install bootable container images onto machines, driven by Kickstart files"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -19,6 +20,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check kickstart files like pykickstart's ksvalidator (RHEL 10 syntax).
+    ///
+    /// Exit status: 0 without errors (warnings allowed), 1 with errors, 2 when a file cannot
+    /// be read.
+    Validate(validate::ValidateArgs),
+    /// Print a kickstart with every %include resolved (like ksflatten).
+    Flatten(flatten::FlattenArgs),
     /// Run the provisioner: TFTP, HTTP boot, kickstarts, the embedded registry and the API.
     Serve(serve::Args),
     /// The fleet, from a running server's API.
@@ -26,20 +34,30 @@ pub enum Command {
     Machines(machines::Command),
 }
 
-/// Runs a parsed command line; errors are printed with their whole chain.
-pub fn run(cli: Cli) -> ExitCode {
+/// Runs a parsed command line; returns the process exit status. Errors of `serve` and
+/// `machines` are printed with their whole chain.
+pub fn run(cli: Cli) -> i32 {
     let result = match cli.command {
+        Command::Validate(args) => return validate::run(&args),
+        Command::Flatten(args) => return flatten::run(&args),
         Command::Serve(args) => serve::run(args),
         Command::Machines(cmd) => machines::run(cmd),
     };
     match result {
-        Ok(code) => code,
+        Ok(()) => EXIT_OK,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            EXIT_INVALID
         }
     }
 }
+
+/// Exit status: no errors.
+pub const EXIT_OK: i32 = 0;
+/// Exit status: the kickstart has errors.
+pub const EXIT_INVALID: i32 = 1;
+/// Exit status: a file could not be read.
+pub const EXIT_UNREADABLE: i32 = 2;
 
 /// A current-thread runtime for CLI commands; `serve` builds its own multi-threaded one.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -2,7 +2,6 @@
 
 use anyhow::Context;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -19,14 +18,13 @@ pub struct Args {
     pub log_json: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<()> {
     init_tracing(args.log_json);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(crate::serve::run(&args.config))?;
-    Ok(ExitCode::SUCCESS)
+    rt.block_on(crate::serve::run(&args.config))
 }
 
 /// `RUST_LOG` filters (default `info`); no timestamps when stderr is the journal.

@@ -143,6 +143,12 @@ pub fn start(extra: &str) -> Server {
     std::fs::write(d.join("boot/vmlinuz"), bytes(3 * 1024 * 1024 + 123, 1)).unwrap();
     std::fs::write(d.join("boot/installer.img"), bytes(1024 * 1024, 2)).unwrap();
     std::fs::write(d.join("kickstarts/web.ks"), KICKSTART).unwrap();
+    // Renders fine but is not a valid kickstart (a typo'd command).
+    std::fs::write(
+        d.join("kickstarts/broken.ks"),
+        "network --hostname={{ machine.hostname }}\nrebot\n",
+    )
+    .unwrap();
     write_layout(&d.join("images/demo-os"));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
