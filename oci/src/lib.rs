@@ -23,3 +23,4 @@ pub mod resolve;
 pub mod root;
 pub mod unpack;
 pub mod whiteout;
+pub mod serve;

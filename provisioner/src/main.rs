@@ -1,4 +1,5 @@
-//! `kickstand`: the operator's CLI. Parses arguments and hands over to `kickstand_provisioner::cli`.
+//! `kickstand`: the provisioner daemon and the operator's CLI. Parses arguments and hands over
+//! to `kickstand_provisioner::cli`.
 
 use clap::Parser;
 

@@ -2,6 +2,8 @@
 
 pub mod flatten;
 pub mod initramfs;
+pub mod machines;
+pub mod serve;
 pub mod validate;
 
 use clap::{Parser, Subcommand};
@@ -29,14 +31,29 @@ pub enum Command {
     /// Build the installer initramfs.
     #[command(subcommand)]
     Initramfs(initramfs::InitramfsCommand),
+    /// Run the provisioner: TFTP, HTTP boot, kickstarts, the embedded registry and the API.
+    Serve(serve::Args),
+    /// The fleet, from a running server's API.
+    #[command(subcommand)]
+    Machines(machines::Command),
 }
 
-/// Runs a parsed command line; returns the process exit status.
+/// Runs a parsed command line; returns the process exit status. Errors of `serve` and
+/// `machines` are printed with their whole chain.
 pub fn run(cli: Cli) -> i32 {
-    match cli.command {
-        Command::Validate(args) => validate::run(&args),
-        Command::Flatten(args) => flatten::run(&args),
-        Command::Initramfs(cmd) => report(initramfs::run(cmd)),
+    let result = match cli.command {
+        Command::Validate(args) => return validate::run(&args),
+        Command::Flatten(args) => return flatten::run(&args),
+        Command::Serve(args) => serve::run(args),
+        Command::Machines(cmd) => machines::run(cmd),
+        Command::Initramfs(cmd) => initramfs::run(cmd),
+    };
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_INVALID
+        }
     }
 }
 
@@ -47,13 +64,9 @@ pub const EXIT_INVALID: i32 = 1;
 /// Exit status: a file could not be read.
 pub const EXIT_UNREADABLE: i32 = 2;
 
-/// Exit status of a command that returns an error chain: printed once, whole.
-fn report(result: anyhow::Result<()>) -> i32 {
-    match result {
-        Ok(()) => EXIT_OK,
-        Err(e) => {
-            eprintln!("kickstand: error: {e:#}");
-            EXIT_INVALID
-        }
-    }
+/// A current-thread runtime for CLI commands; `serve` builds its own multi-threaded one.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }
