@@ -63,10 +63,10 @@ fn main() {
     let start = Instant::now();
     for digest in &layers {
         let url = format!("http://{}/v2/bench/image/blobs/{digest}", registry.addr);
-        let status = Command::new("sh")
+        let status = Command::new("bash")
             .arg("-c")
             .arg(format!(
-                "set -o pipefail 2>/dev/null; curl -sfS '{url}' | gzip -d | tar -x -C '{}'",
+                "set -o pipefail; curl -sfS '{url}' | gzip -d | tar -x -C '{}'",
                 peer_dir.display()
             ))
             .status()
@@ -210,6 +210,8 @@ fn write_image(dir: &Path, mib: usize) -> Vec<String> {
             let mut h = tar::Header::new_gnu();
             h.set_size(FILE_SIZE as u64);
             h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
             h.set_mtime(1_700_000_000);
             tar.append_data(&mut h, format!("usr/share/bench/l{l}/f{f}.bin"), &buf[..])
                 .unwrap();

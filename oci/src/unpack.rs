@@ -247,9 +247,10 @@ impl<'r> Unpacker<'r> {
 
         let header = entry.header();
         let mode = header.mode().map_err(UnpackError::Stream)? & 0o7777;
-        let uid = header.uid().map_err(UnpackError::Stream)? as u32;
-        let gid = header.gid().map_err(UnpackError::Stream)? as u32;
-        let mut mtime = (header.mtime().map_err(UnpackError::Stream)? as i64, 0);
+        let old = header.as_old();
+        let uid = empty_is_zero(header.uid(), &old.uid)? as u32;
+        let gid = empty_is_zero(header.gid(), &old.gid)? as u32;
+        let mut mtime = (empty_is_zero(header.mtime(), &old.mtime)? as i64, 0);
         let (major, minor) = (
             header.device_major().ok().flatten().unwrap_or(0),
             header.device_minor().ok().flatten().unwrap_or(0),
@@ -494,6 +495,15 @@ fn io_err(op: &'static str, entry: &str, source: io::Error) -> UnpackError {
         op,
         entry: entry.to_string(),
         source,
+    }
+}
+
+/// A numeric header field left empty (some writers do) reads as 0, as GNU tar reads it.
+fn empty_is_zero(value: io::Result<u64>, raw: &[u8]) -> Result<u64, UnpackError> {
+    match value {
+        Ok(v) => Ok(v),
+        Err(_) if raw.iter().all(|&b| b == 0 || b == b' ') => Ok(0),
+        Err(e) => Err(UnpackError::Stream(e)),
     }
 }
 

@@ -373,3 +373,14 @@ fn xattr_get(path: &Path, key: &str) -> Option<Vec<u8>> {
         buf
     })
 }
+
+#[test]
+fn empty_numeric_fields_read_as_zero() {
+    let f = Fixture::new();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(0o644);
+    let l = LayerBuilder::new().raw(h, "no-owner", None, b"x").build();
+    f.unpack(&[l]).unwrap();
+    assert_eq!(fs::read(f.t("no-owner")).unwrap(), b"x");
+}
