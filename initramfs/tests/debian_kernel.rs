@@ -124,3 +124,45 @@ fn default_initramfs_for_the_debian_kernel_is_under_40_mib() {
     assert_eq!(contents.kernel_version, kernel.version);
     assert!(written.compressed < 40 * 1024 * 1024, "{contents}");
 }
+
+/// The Debian kernel unpacks the image (zstd, cpio newc), opens `/dev/console` from it and
+/// runs a busybox applet through the `bin -> usr/bin` symlink: `rdinit=/bin/ls` lists `/`.
+#[test]
+fn the_debian_kernel_unpacks_and_runs_the_image() {
+    if !qemu_harness::gate::vm_test("the_debian_kernel_unpacks_and_runs_the_image", false) {
+        return;
+    }
+    let Some(kernel) = kernel() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ks = dir.path().join("ks.cfg");
+    std::fs::write(&ks, "reboot\n").unwrap();
+    let mut spec = Spec::new(
+        PathBuf::from("/bin/busybox"),
+        kernel.modules_dir.clone(),
+        &["busybox"],
+    );
+    spec.modules = vec!["virtio_blk".into()];
+    spec.kickstart = Some(ks);
+    let (archive, _) = assemble(&spec).unwrap();
+    let initrd = dir.path().join("initramfs.img");
+    write_image(&archive, Compression::Zstd, 0, &initrd).unwrap();
+    let mut vm = qemu_harness::VmBuilder::new("initramfs-ls")
+        .workdir(dir.path())
+        .kernel(&kernel.vmlinuz)
+        .initrd(&initrd)
+        .append("console=ttyS0 rdinit=/bin/ls panic=-1 quiet")
+        .no_reboot()
+        .start()
+        .unwrap();
+    // `ls` prints `/` in columns whose layout depends on the names; wait for one, check all.
+    vm.wait_for_line(r"\blib64\b", std::time::Duration::from_secs(120))
+        .unwrap();
+    let _ = vm.wait_for_exit(std::time::Duration::from_secs(30));
+    let console = vm.console_text();
+    for name in ["init", "ks.cfg", "bin", "usr", "dev", "etc"] {
+        assert!(
+            console.split_whitespace().any(|w| w == name),
+            "/{name} missing from `ls /`:\n{console}"
+        );
+    }
+}
