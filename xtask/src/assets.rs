@@ -18,5 +18,7 @@ pub fn run() -> Result<()> {
     );
     println!("  vmlinuz: {}", kernel.vmlinuz.display());
     println!("  modules: {}", kernel.modules_dir.display());
+    let tiny = qemu_harness::images::tiny::tiny().context("building the tiny test image")?;
+    println!("tiny image: {} (kernel {})", tiny.layout.display(), tiny.kernel_version);
     Ok(())
 }
