@@ -58,13 +58,22 @@ impl Cmd<'_> {
 
     /// Error for positional arguments a command does not take.
     pub fn no_positional(&self, m: &Matches) -> Result<(), Finding> {
-        match m.positional.first() {
+        self.extra_positional(m, 0, "")
+    }
+
+    /// Error for positional arguments after the first `keep` (pykickstart: "Unexpected
+    /// arguments to X command"); `hint` is appended to the message.
+    pub fn extra_positional(&self, m: &Matches, keep: usize, hint: &str) -> Result<(), Finding> {
+        match m.positional.get(keep) {
             Some(w) => Err(Finding::at(
                 w,
                 format!(
-                    "Unexpected arguments to {} command: {}",
-                    self.name.text,
-                    words_list(&m.positional)
+                    "Unexpected arguments to {} command: {}{hint}",
+                    match self.name.text.as_str() {
+                        "part" => "partition",
+                        other => other,
+                    },
+                    words_list(&m.positional[keep..])
                 ),
             )),
             None => Ok(()),

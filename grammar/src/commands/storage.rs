@@ -208,15 +208,7 @@ pub fn part(ks: &mut Kickstart, cmd: &mut Cmd<'_>) -> Result<(), Finding> {
             ),
         ));
     };
-    if m.positional.len() > 1 {
-        return Err(Finding::at(
-            &m.positional[1],
-            format!(
-                "Unexpected arguments to partition command: {}",
-                super::words_list(&m.positional[1..])
-            ),
-        ));
-    }
+    cmd.extra_positional(&m, 1, "")?;
     let p = Partition {
         mntpoint: mnt.text.clone(),
         size: m.int("size")?,

@@ -1,6 +1,6 @@
 //! System configuration commands: user, sshkey, rootpw, lang, keyboard, timezone, network.
 
-use super::{Cmd, Finding, words_list};
+use super::{Cmd, Finding};
 use crate::ast::*;
 use crate::options::{Opt, deprecated, flag, store, value};
 
@@ -55,15 +55,7 @@ pub fn sshkey(ks: &mut Kickstart, cmd: &mut Cmd<'_>) -> Result<(), Finding> {
              sshkey --username=NAME \"ssh-ed25519 AAAA... comment\")",
         ));
     };
-    if m.positional.len() > 1 {
-        return Err(Finding::at(
-            &m.positional[1],
-            format!(
-                "Unexpected arguments to sshkey command: {} (quote the whole key)",
-                words_list(&m.positional[1..])
-            ),
-        ));
-    }
+    cmd.extra_positional(&m, 1, " (quote the whole key)")?;
     if ks.sshkeys.iter().any(|k| k.username == username) {
         cmd.warn(
             cmd.name,
@@ -93,15 +85,7 @@ pub fn rootpw(ks: &mut Kickstart, cmd: &mut Cmd<'_>) -> Result<(), Finding> {
             "A single argument is expected for the rootpw command (a password, or --lock)",
         ));
     }
-    if m.positional.len() > 1 {
-        return Err(Finding::at(
-            &m.positional[1],
-            format!(
-                "Unexpected arguments to rootpw command: {}",
-                words_list(&m.positional[1..])
-            ),
-        ));
-    }
+    cmd.extra_positional(&m, 1, "")?;
     ks.rootpw = Some(RootPw {
         password,
         iscrypted: m.value("crypted").as_deref() == Some("yes"),
@@ -119,15 +103,7 @@ pub fn lang(ks: &mut Kickstart, cmd: &mut Cmd<'_>) -> Result<(), Finding> {
             "the following arguments are required: <lang> (e.g. `lang en_US.UTF-8`)",
         ));
     };
-    if m.positional.len() > 1 {
-        return Err(Finding::at(
-            &m.positional[1],
-            format!(
-                "Unexpected arguments to lang command: {}",
-                words_list(&m.positional[1..])
-            ),
-        ));
-    }
+    cmd.extra_positional(&m, 1, "")?;
     ks.lang = Some(Lang {
         lang: lang.text.clone(),
         addsupport: m.list("addsupport"),
