@@ -111,21 +111,21 @@ async fn dispatch<L: Layouts>(
 }
 
 /// The layout's index, or an error response naming the problem.
-fn index(dir: &Path) -> Result<ImageIndex, Response<Body>> {
+fn index(dir: &Path) -> Result<ImageIndex, Box<Response<Body>>> {
     ImageIndex::from_file(dir.join("index.json")).map_err(|e| {
         tracing::error!(layout = %dir.display(), "cannot read the OCI layout's index.json: {e}");
-        error(
+        Box::new(error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "UNKNOWN",
             "the image layout cannot be read",
-        )
+        ))
     })
 }
 
 fn tags(dir: &Path, name: &str) -> Response<Body> {
     let index = match index(dir) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut tags: Vec<String> = index
         .manifests()
@@ -168,7 +168,7 @@ async fn manifest(
 ) -> Response<Body> {
     let index = match index(dir) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let by_digest = reference.contains(':');
     let descriptor = index.manifests().iter().find(|d| {

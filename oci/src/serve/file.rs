@@ -77,7 +77,7 @@ pub async fn respond(
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(r) if if_range_ok => match parse_range(r, len) {
             Ok(r) => r,
-            Err(()) => {
+            Err(Unsatisfiable) => {
                 return builder
                     .status(StatusCode::RANGE_NOT_SATISFIABLE)
                     .header(header::CONTENT_RANGE, format!("bytes */{len}"))
@@ -121,33 +121,37 @@ pub fn status(code: StatusCode) -> Response<Body> {
         .expect("valid response")
 }
 
+/// A `Range` that no byte of the file satisfies (answered with 416).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsatisfiable;
+
 /// Parses a `Range` header for a file of `len` bytes. `Ok(None)`: serve it whole (not a
 /// `bytes` range, or several ranges, which we answer with the whole file as RFC 9110 allows);
 /// `Err`: unsatisfiable (416).
-pub fn parse_range(value: &str, len: u64) -> Result<Option<RangeInclusive<u64>>, ()> {
+pub fn parse_range(value: &str, len: u64) -> Result<Option<RangeInclusive<u64>>, Unsatisfiable> {
     let Some(spec) = value.trim().strip_prefix("bytes=") else {
         return Ok(None);
     };
     if spec.contains(',') {
         return Ok(None);
     }
-    let (a, b) = spec.split_once('-').ok_or(())?;
+    let (a, b) = spec.split_once('-').ok_or(Unsatisfiable)?;
     let (a, b) = (a.trim(), b.trim());
     let range = if a.is_empty() {
-        let n: u64 = b.parse().map_err(|_| ())?;
+        let n: u64 = b.parse().map_err(|_| Unsatisfiable)?;
         if n == 0 || len == 0 {
-            return Err(());
+            return Err(Unsatisfiable);
         }
         len.saturating_sub(n)..=len - 1
     } else {
-        let start: u64 = a.parse().map_err(|_| ())?;
+        let start: u64 = a.parse().map_err(|_| Unsatisfiable)?;
         let end: u64 = if b.is_empty() {
             u64::MAX
         } else {
-            b.parse().map_err(|_| ())?
+            b.parse().map_err(|_| Unsatisfiable)?
         };
         if start >= len || end < start {
-            return Err(());
+            return Err(Unsatisfiable);
         }
         start..=end.min(len - 1)
     };
@@ -156,7 +160,7 @@ pub fn parse_range(value: &str, len: u64) -> Result<Option<RangeInclusive<u64>>,
 
 #[cfg(test)]
 mod tests {
-    use super::parse_range;
+    use super::{Unsatisfiable, parse_range};
 
     #[test]
     fn ranges() {
@@ -167,10 +171,10 @@ mod tests {
         assert_eq!(parse_range("bytes=-1000", 100), Ok(Some(0..=99)));
         assert_eq!(parse_range("bytes=0-1,5-6", 100), Ok(None));
         assert_eq!(parse_range("items=0-1", 100), Ok(None));
-        assert_eq!(parse_range("bytes=100-", 100), Err(()));
-        assert_eq!(parse_range("bytes=5-4", 100), Err(()));
-        assert_eq!(parse_range("bytes=x-4", 100), Err(()));
-        assert_eq!(parse_range("bytes=-0", 100), Err(()));
-        assert_eq!(parse_range("bytes=0-0", 0), Err(()));
+        assert_eq!(parse_range("bytes=100-", 100), Err(Unsatisfiable));
+        assert_eq!(parse_range("bytes=5-4", 100), Err(Unsatisfiable));
+        assert_eq!(parse_range("bytes=x-4", 100), Err(Unsatisfiable));
+        assert_eq!(parse_range("bytes=-0", 100), Err(Unsatisfiable));
+        assert_eq!(parse_range("bytes=0-0", 0), Err(Unsatisfiable));
     }
 }

@@ -65,9 +65,10 @@ fn internal(e: crate::state::StateError) -> Response<Body> {
     api_error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))
 }
 
-fn parse_mac(s: &str) -> Result<MacAddr, Response<Body>> {
-    s.parse()
-        .map_err(|e: crate::mac::MacParseError| api_error(StatusCode::BAD_REQUEST, e.to_string()))
+fn parse_mac(s: &str) -> Result<MacAddr, Box<Response<Body>>> {
+    s.parse().map_err(|e: crate::mac::MacParseError| {
+        Box::new(api_error(StatusCode::BAD_REQUEST, e.to_string()))
+    })
 }
 
 fn fleet_row(app: &App, record: MachineRecord) -> FleetMachine {
@@ -118,7 +119,7 @@ async fn list(State(app): State<Arc<App>>) -> Response<Body> {
 async fn show(State(app): State<Arc<App>>, Path(mac): Path<String>) -> Response<Body> {
     let mac = match parse_mac(&mac) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let record = match app.store.get(mac) {
         Ok(Some(r)) => r,
@@ -147,7 +148,7 @@ async fn show(State(app): State<Arc<App>>, Path(mac): Path<String>) -> Response<
 async fn log(State(app): State<Arc<App>>, Path(mac): Path<String>) -> Response<Body> {
     let mac = match parse_mac(&mac) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match app.store.log(mac) {
         Ok(Some(l)) => text(StatusCode::OK, l),
@@ -164,7 +165,7 @@ async fn events(
 ) -> Response<Body> {
     let mac = match parse_mac(&mac) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if app.config().profile_for(&mac).is_none() {
         tracing::warn!(%mac, "events from a machine that is not ours: refused");
@@ -205,7 +206,7 @@ async fn events(
 async fn reinstall(State(app): State<Arc<App>>, Path(mac): Path<String>) -> Response<Body> {
     let mac = match parse_mac(&mac) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if app.config().profile_for(&mac).is_none() {
         return api_error(

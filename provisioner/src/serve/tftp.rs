@@ -185,12 +185,12 @@ impl KickstandTftp {
             ["ipxe", mac] => {
                 let mac = mac.strip_suffix(".ipxe").unwrap_or(mac);
                 let mac = super::mac_of(mac).ok_or(packet::Error::FileNotFound)?;
-                self.script(&config, mac, Client::Ipxe).map(|s| virt(s))?
+                self.script(&config, mac, Client::Ipxe).map(virt)?
             }
             [.., last] if last.starts_with("grub.cfg-01-") => {
                 let mac =
                     super::mac_of(&last["grub.cfg-".len()..]).ok_or(packet::Error::FileNotFound)?;
-                self.script(&config, mac, Client::Grub).map(|s| virt(s))?
+                self.script(&config, mac, Client::Grub).map(virt)?
             }
             [single] => match config.ipxe.file(single) {
                 Some(f) => file(&f.path),

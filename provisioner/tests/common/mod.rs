@@ -203,8 +203,7 @@ pub fn curl(args: &[&str]) -> (String, Vec<u8>) {
 pub fn status(headers: &str) -> u16 {
     headers
         .lines()
-        .filter(|l| l.starts_with("HTTP/"))
-        .last()
+        .rfind(|l| l.starts_with("HTTP/"))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
