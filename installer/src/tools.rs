@@ -60,6 +60,26 @@ pub const BLKID: Tool = tool(
     "util-linux",
     "read filesystem UUIDs for /etc/fstab and boot entries",
 );
+/// `mdir`: checks what the boot loader step wrote onto the ESP.
+pub const MDIR: Tool = tool("mdir", "mtools", "list the ESP without mounting it");
+/// `chroot`: the image's own `grub-mkimage` runs inside the unpacked image.
+pub const CHROOT: Tool = tool(
+    "chroot",
+    "coreutils",
+    "run the image's own boot loader tools inside the target",
+);
+/// `grub-mkimage`: BIOS GRUB core image (the image's own, or the host's of the same version).
+pub const GRUB_MKIMAGE: Tool = tool(
+    "grub-mkimage",
+    "grub-common",
+    "build the BIOS GRUB core image when the image's own cannot run",
+);
+/// `busybox`: the shell and utilities of `%pre`/`%post` scripts in the installer initramfs.
+pub const BUSYBOX: Tool = tool(
+    "busybox",
+    "busybox-static",
+    "run %pre/%post scripts (sh and the usual utilities)",
+);
 /// `losetup`: disk image files in host mode.
 pub const LOSETUP: Tool = Tool {
     program: "losetup",
@@ -71,7 +91,20 @@ pub const LOSETUP: Tool = Tool {
 /// Every external program the installer runs. The initramfs builder packs all entries that are
 /// not `host_only`.
 pub const ALL: &[Tool] = &[
-    MKFS_XFS, MKFS_EXT4, MKFS_BTRFS, BTRFS, MKSWAP, MKFS_VFAT, MMD, MCOPY, BLKID, LOSETUP,
+    MKFS_XFS,
+    MKFS_EXT4,
+    MKFS_BTRFS,
+    BTRFS,
+    MKSWAP,
+    MKFS_VFAT,
+    MMD,
+    MCOPY,
+    MDIR,
+    BLKID,
+    CHROOT,
+    GRUB_MKIMAGE,
+    BUSYBOX,
+    LOSETUP,
 ];
 
 /// The tools of `wanted` that are not on `PATH`.

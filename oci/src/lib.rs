@@ -21,6 +21,6 @@ pub mod pull;
 pub mod reference;
 pub mod resolve;
 pub mod root;
+pub mod serve;
 pub mod unpack;
 pub mod whiteout;
-pub mod serve;

@@ -8,7 +8,6 @@ mod differential;
 mod packages;
 mod run;
 mod test;
-mod test_image;
 
 use clap::{Parser, Subcommand};
 
@@ -40,7 +39,7 @@ enum Command {
     /// Only the differential test against pykickstart (needs `target/release/kickstand`).
     Differential,
     /// Write a test OS image (built from Debian packages) as an OCI image layout.
-    TestImage(test_image::TestImageArgs),
+    TestImage(assets::TestImageArgs),
 }
 
 fn main() {
@@ -62,7 +61,7 @@ fn main() {
         }),
         Command::Assets => assets::run(),
         Command::Differential => differential::run(),
-        Command::TestImage(args) => test_image::run(&args),
+        Command::TestImage(args) => assets::test_image(&args),
     };
     if let Err(err) = result {
         eprintln!("xtask: error: {err:#}");

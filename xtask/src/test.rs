@@ -113,7 +113,7 @@ fn vm_report_path() -> Result<PathBuf> {
 fn cargo_test(filters: &[String], report: &std::path::Path) -> Result<Totals> {
     let root = workspace_root();
     let mut cmd = cargo();
-    cmd.args(["test", "--workspace", "--no-fail-fast"]);
+    cmd.args(["test", "--release", "--workspace", "--no-fail-fast"]);
     if !filters.is_empty() {
         cmd.arg("--").args(filters);
     }

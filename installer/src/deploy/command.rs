@@ -1,4 +1,5 @@
-//! Running the external programs of the boot loader step (mtools, grub-mkimage, chroot).
+//! Running the external programs of the boot loader step (mtools, grub-mkimage, chroot);
+//! they are listed with every other program in [`crate::tools::ALL`].
 //!
 //! Each run has a human description, logs its command line at debug level, gets `/dev/null`
 //! as stdin, and shows its output only when it fails.
@@ -6,9 +7,6 @@
 use std::process::{Command, Stdio};
 
 use super::error::{DeployError, Result};
-
-/// Every external program this module may run, for the initramfs builder's list.
-pub const PROGRAMS: &[&str] = &["mmd", "mcopy", "mdir", "chroot", "grub-mkimage"];
 
 /// Runs `cmd`, returning its stdout; fails with the description, command line, status and
 /// output when it cannot start or exits non-zero.

@@ -165,7 +165,6 @@ pub fn summary(plan: &StoragePlan) -> Vec<String> {
         .collect()
 }
 
-
 /// Runs `program` (with no host mtools configuration), panicking with its output when it
 /// fails; returns stdout and stderr.
 pub fn sh(program: &str, args: &[&str]) -> String {

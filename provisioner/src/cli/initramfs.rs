@@ -7,25 +7,18 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use kickstand_initramfs::{Compression, Spec, kernel, modules::DEFAULT_MODULES};
 
-/// External programs the installer runs. The final list is the installer's single list
-/// (`installer/src/tools.rs`, branch `storage`); once merged, `run` passes that list here and
-/// `--tools` only adds to it.
-pub const DEFAULT_TOOLS: &[&str] = &[
-    "mkfs.xfs",
-    "mkfs.ext4",
-    "mkfs.vfat",
-    "mkfs.btrfs",
-    "mkswap",
-    "mcopy",
-    "mmd",
-    "sfdisk",
-    "wipefs",
-    "blkid",
-    "lvm",
-    "cryptsetup",
-    "grub-mkimage",
-    "busybox",
-];
+/// External programs packed beside the installer: the installer's own single list
+/// (`kickstand_installer::tools::ALL`, without host-only tools) plus the storage tools the later
+/// LVM/LUKS work needs. `--tools` edits this list.
+pub fn default_tools() -> Vec<&'static str> {
+    let mut tools: Vec<&'static str> = kickstand_installer::tools::ALL
+        .iter()
+        .filter(|t| !t.host_only)
+        .map(|t| t.program)
+        .collect();
+    tools.extend(["sfdisk", "wipefs", "lvm", "cryptsetup"]);
+    tools
+}
 
 #[derive(Debug, Subcommand)]
 pub enum InitramfsCommand {
@@ -147,7 +140,7 @@ fn build(args: BuildArgs) -> Result<()> {
         None => default_installer()?,
     };
     let modules = edit_list(DEFAULT_MODULES, &args.modules).context("--modules")?;
-    let tools = edit_list(DEFAULT_TOOLS, &args.tools).context("--tools")?;
+    let tools = edit_list(&default_tools(), &args.tools).context("--tools")?;
 
     // Keeps the unpacked package alive until the build is done.
     let package = match &args.kernel_package {
@@ -248,7 +241,9 @@ mod tests {
             "xz",
         ])
         .unwrap();
-        let super::super::Command::Initramfs(InitramfsCommand::Build(b)) = cli.command;
+        let super::super::Command::Initramfs(InitramfsCommand::Build(b)) = cli.command else {
+            panic!("parsed as another command: {:?}", cli.command);
+        };
         assert_eq!(b.modules, ["+mpt3sas", "-tg3"]);
         assert_eq!(b.compress, "xz");
         let err =
