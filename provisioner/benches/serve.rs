@@ -20,7 +20,18 @@ const MIB: u64 = 1024 * 1024;
 struct Proc(Child);
 
 impl Drop for Proc {
+    /// SIGTERM first, so a master process (nginx) stops its workers; SIGKILL after 5 s.
     fn drop(&mut self) {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        let _ = kill(Pid::from_raw(self.0.id() as i32), Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -314,7 +325,12 @@ fn main() {
             batch(http_clients, http(nginx_port, "/boot/bench/big.bin"))
         })
     });
-    report("http 64 clients vs nginx", ours, peer, "nginx");
+    report(
+        &format!("http {http_clients} clients vs nginx"),
+        ours,
+        peer,
+        "nginx",
+    );
     println!("(targets: HTTP >= 0.7x nginx)");
     drop((ks, hpa, dnsmasq, nginx));
 }
