@@ -63,7 +63,9 @@ pub fn run(args: &TestArgs) -> Result<()> {
     })?;
     step("release build", &mut || {
         status(
-            cargo().args(["build", "--release", "--workspace", "--bins"]),
+            // Binaries and test targets in one build: with the tests' dev-dependencies in the
+            // feature set, `cargo test --release` below reuses every artifact.
+            cargo().args(["build", "--release", "--workspace", "--bins", "--tests"]),
             "cargo build --release",
         )
     })?;
