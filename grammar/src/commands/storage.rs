@@ -126,6 +126,10 @@ const AUTOPART: &[Opt] = &[
     flag(&["--hibernation"], "hibernation"),
 ];
 
+/// `autopart`. Deliberate divergence from pykickstart's RHEL 10 handler: `--type=btrfs` is
+/// accepted (subvolumes for `/` and `/home`), as Fedora's handlers do, because Kickstand installs
+/// bootable container images and bootc / bootc-image-builder support btrfs roots. The checks
+/// Fedora keeps stay: `--fstype=btrfs` (use `--type=btrfs`) and `--type=btrfs` with `--fstype`.
 pub fn autopart(ks: &mut Kickstart, cmd: &mut Cmd<'_>) -> Result<(), Finding> {
     let m = cmd.options(&with(AUTOPART, ENCRYPTION))?;
     cmd.no_positional(&m)?;
@@ -135,16 +139,12 @@ pub fn autopart(ks: &mut Kickstart, cmd: &mut Cmd<'_>) -> Result<(), Finding> {
             "lvm" => AutoPartType::Lvm,
             "plain" | "partition" => AutoPartType::Plain,
             "thinp" => AutoPartType::Thinp,
-            "btrfs" => {
-                return Err(Finding::at(
-                    &g.word,
-                    "autopart --type=btrfs is not supported",
-                ));
-            }
+            // Divergence: RHEL 10 refuses btrfs, Fedora's handlers accept it (see `autopart`).
+            "btrfs" => AutoPartType::Btrfs,
             other => {
                 return Err(Finding::at(
                     &g.word,
-                    format!("Invalid autopart type: {other} (expected lvm, plain or thinp)"),
+                    format!("Invalid autopart type: {other} (expected lvm, plain, thinp or btrfs)"),
                 ));
             }
         }),
@@ -155,6 +155,14 @@ pub fn autopart(ks: &mut Kickstart, cmd: &mut Cmd<'_>) -> Result<(), Finding> {
         return Err(Finding::at(
             w,
             "autopart --fstype=btrfs is not valid fstype, use --type=btrfs instead",
+        ));
+    }
+    if kind == Some(AutoPartType::Btrfs) && fstype.is_some() {
+        let w = &m.get("fstype").expect("given").word;
+        return Err(Finding::at(
+            w,
+            "autopart --fstype cannot be used with --type=btrfs (btrfs is both the layout and \
+             the filesystem)",
         ));
     }
     if m.flag("noswap") && m.flag("hibernation") {
@@ -231,8 +239,18 @@ pub fn part(ks: &mut Kickstart, cmd: &mut Cmd<'_>) -> Result<(), Finding> {
         hibernation: m.flag("hibernation"),
         encryption: encryption(&m)?,
     };
-    if p.mntpoint.starts_with("btrfs.") || p.fstype.as_deref() == Some("btrfs") {
-        return Err(Finding::at(mnt, "Btrfs file system is not supported"));
+    // Divergence from RHEL 10 (see `autopart`): `--fstype=btrfs` makes a btrfs filesystem on
+    // the partition, as Fedora's handlers allow. `btrfs.N` members stay refused: they only feed
+    // the `btrfs` command (multi-device volumes), which RHEL 10 removed and Kickstand lacks.
+    if p.mntpoint.starts_with("btrfs.") {
+        return Err(Finding::at(
+            mnt,
+            format!(
+                "Btrfs file system is not supported as a volume member ({}): the btrfs command \
+                 was removed; use `part MOUNTPOINT --fstype=btrfs` or `autopart --type=btrfs`",
+                p.mntpoint
+            ),
+        ));
     }
     if p.resize && p.onpart.is_none() {
         return Err(Finding::at(
