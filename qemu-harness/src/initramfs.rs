@@ -13,6 +13,8 @@ pub const BUSYBOX: &str = "/bin/busybox";
 /// An `/init` that mounts /proc, /sys and /dev, runs `body` (shell, busybox applets on PATH) and
 /// powers the machine off. The kernel panics (`panic=-1` reboots) if `/init` exits instead.
 pub fn init_script(body: &str) -> String {
+    // SeaBIOS ends "Booting from ROM.." without a newline and `quiet` keeps the kernel silent:
+    // the empty `echo` starts the body's output on a line of its own.
     format!(
         "#!/bin/busybox sh\n\
          /bin/busybox --install -s /bin\n\
@@ -20,6 +22,7 @@ pub fn init_script(body: &str) -> String {
          mount -t proc proc /proc\n\
          mount -t sysfs sysfs /sys\n\
          mount -t devtmpfs devtmpfs /dev\n\
+         echo\n\
          {body}\n\
          poweroff -f\n"
     )

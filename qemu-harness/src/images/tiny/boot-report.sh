@@ -77,6 +77,8 @@ mounts=$(awk '$1 !~ /^#/ && $2 ~ /^\// && $2 != "/" && $3 != "swap" { print $2 }
 firmware=BIOS
 [ -d /sys/firmware/efi ] && firmware=UEFI
 
+# The firmware may have left its last line open (SeaBIOS: "Booting from ROM.."): start a new one.
+echo
 echo "KICKSTAND-BOOTED hostname=$hostname users=${users:--} keys=${keys:--} root=${root% *} rootfs=${root#* } fstab=$fstab mounts=${mounts:--} firmware=$firmware unpack=$unpack kernel=$(uname -r)"
 
 if grep -qw kickstand.noshutdown /proc/cmdline; then
