@@ -73,8 +73,9 @@ pub fn run(args: &TestArgs) -> Result<()> {
     let report = vm_report_path()?;
     let mut totals = Totals::default();
     let test_result = step("tests", &mut || {
-        totals = cargo_test(&args.filters, &report)?;
-        Ok(())
+        let (counted, result) = cargo_test(&args.filters, &report)?;
+        totals = counted;
+        result
     });
 
     let differential = step("differential", &mut crate::differential::run);
@@ -112,7 +113,8 @@ fn vm_report_path() -> Result<PathBuf> {
 }
 
 /// Runs the workspace tests with VM tests required and sums the `test result:` lines.
-fn cargo_test(filters: &[String], report: &std::path::Path) -> Result<Totals> {
+/// Returns the totals even when tests failed, with the run's verdict beside them.
+fn cargo_test(filters: &[String], report: &std::path::Path) -> Result<(Totals, Result<()>)> {
     let root = workspace_root();
     let mut cmd = cargo();
     cmd.args(["test", "--release", "--workspace", "--no-fail-fast"]);
@@ -134,10 +136,15 @@ fn cargo_test(filters: &[String], report: &std::path::Path) -> Result<Totals> {
         }
     }
     let exit = child.wait()?;
-    if !exit.success() {
-        bail!("cargo test failed ({exit}); {} tests failed", totals.failed);
-    }
-    Ok(totals)
+    let verdict = if exit.success() {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!(
+            "cargo test failed ({exit}); {} tests failed",
+            totals.failed
+        ))
+    };
+    Ok((totals, verdict))
 }
 
 impl Totals {
