@@ -13,11 +13,12 @@ pub mod storage;
 pub enum Step {
     /// Partition, format and mount the disks.
     Storage,
-    /// Pull the image and deploy it into the target root (and write /etc/fstab).
+    /// Pull the image and deploy it into the target root (and write /etc/fstab); not wired in
+    /// yet: an install stops after storage and says so.
     Image,
-    /// Users, keys, locale, network.
+    /// Users, keys, locale, network (not wired in yet).
     Configure,
-    /// Install the image's boot loader.
+    /// Install the image's boot loader (not wired in yet).
     Bootloader,
 }
 
