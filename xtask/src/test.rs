@@ -50,8 +50,11 @@ pub fn run(args: &TestArgs) -> Result<()> {
     })?;
     step("clippy", &mut || {
         status(
+            // `--release`: build scripts (aws-lc-sys and SQLite compile C) and proc macros are
+            // built and run once for this check and reused by the release build below.
             cargo().args([
                 "clippy",
+                "--release",
                 "--workspace",
                 "--all-targets",
                 "--",
