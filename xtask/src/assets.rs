@@ -18,12 +18,15 @@ const PACKAGES: &[(&str, &str)] = &[
         "/usr/lib/systemd/boot/efi/systemd-bootx64.efi",
     ),
     ("grub-pc-bin", "/usr/lib/grub/i386-pc"),
+    ("debootstrap", "/usr/sbin/debootstrap"),
+    ("util-linux", "/usr/bin/unshare"),
 ];
 
 #[derive(Debug, clap::Args)]
 pub struct TestImageArgs {
     /// Which test image (`tiny`: busybox, the Debian kernel and initramfs, systemd-boot and
-    /// BIOS GRUB, two layers).
+    /// BIOS GRUB, two layers; `debian`: Debian bookworm with systemd and sshd, built with
+    /// debootstrap as root in minutes, cached).
     #[arg(long, default_value = "tiny")]
     kind: String,
     /// Directory for the OCI image layout (created; must be empty if it exists).

@@ -35,6 +35,9 @@ enum Command {
 enum Kind {
     /// busybox, the Debian kernel and initramfs, systemd-boot and BIOS GRUB, two layers.
     Tiny,
+    /// Debian bookworm (debootstrap minbase, systemd, openssh-server, the kernel with an
+    /// initramfs-tools initramfs, systemd-boot and BIOS GRUB); needs root, takes minutes cold.
+    Debian,
 }
 
 fn main() {
@@ -68,7 +71,6 @@ fn assets() -> Result<()> {
 }
 
 fn test_image(kind: Kind, output: &Path) -> Result<()> {
-    let Kind::Tiny = kind;
     if output.exists()
         && std::fs::read_dir(output)
             .with_context(|| format!("reading {}", output.display()))?
@@ -80,14 +82,38 @@ fn test_image(kind: Kind, output: &Path) -> Result<()> {
             output.display()
         );
     }
-    let image = qemu_harness::images::tiny::tiny().context("building the tiny test image")?;
-    copy_layout(&image.layout, output)?;
+    let (name, layout, kernel, tag) = match kind {
+        Kind::Tiny => {
+            let image =
+                qemu_harness::images::tiny::tiny().context("building the tiny test image")?;
+            (
+                "tiny",
+                image.layout,
+                image.kernel_version,
+                qemu_harness::images::tiny::TAG,
+            )
+        }
+        Kind::Debian => {
+            let image =
+                qemu_harness::images::debian::debian().context("building the debian test image")?;
+            println!(
+                "debian test image: {:.1} MiB, {} packages",
+                image.size as f64 / (1024.0 * 1024.0),
+                image.packages.lines().count()
+            );
+            (
+                "debian",
+                image.layout,
+                image.kernel_version,
+                qemu_harness::images::debian::TAG,
+            )
+        }
+    };
+    copy_layout(&layout, output)?;
     println!(
-        "tiny test image (kernel {}) written to {}\n  use it as oci:{}:{}",
-        image.kernel_version,
+        "{name} test image (kernel {kernel}) written to {}\n  use it as oci:{}:{tag}",
         output.display(),
         output.display(),
-        qemu_harness::images::tiny::TAG
     );
     Ok(())
 }

@@ -1,9 +1,11 @@
 //! Bootable test OS images built here from Debian packages (no public registry is reachable):
-//! [`tiny`] is the small image the installer tests install and boot.
+//! [`tiny`] is the small image the installer tests install and boot, [`debian`] a real Debian
+//! for the tests that need a full system (systemd, sshd).
 //!
 //! Images are written as OCI image layouts by `kickstand-oci` and cached outside the clone
 //! ([`crate::cache`]), keyed by everything that goes into them.
 
+pub mod debian;
 pub mod disk;
 pub mod initramfs;
 pub mod tiny;

@@ -142,6 +142,9 @@ pub struct Nic {
     pub mac: Option<String>,
     pub bootindex: Option<u32>,
     pub option_rom: OptionRom,
+    /// User-mode networking only: `(host port, guest port)` TCP forwards, the host side bound
+    /// to 127.0.0.1 only (`hostfwd=tcp:127.0.0.1:HOST-:GUEST`).
+    pub host_forwards: Vec<(u16, u16)>,
 }
 
 impl Nic {
@@ -153,6 +156,7 @@ impl Nic {
             mac: None,
             bootindex: None,
             option_rom: OptionRom::Default,
+            host_forwards: Vec::new(),
         }
     }
 
@@ -186,6 +190,13 @@ impl Nic {
 
     pub fn option_rom(mut self, rom: OptionRom) -> Self {
         self.option_rom = rom;
+        self
+    }
+
+    /// Forwards TCP `127.0.0.1:host_port` to the guest's `guest_port` (user-mode networking
+    /// only; ignored on a tap). The guest still reaches nothing outside (`restrict=on`).
+    pub fn host_forward(mut self, host_port: u16, guest_port: u16) -> Self {
+        self.host_forwards.push((host_port, guest_port));
         self
     }
 }
@@ -477,6 +488,9 @@ impl VmBuilder {
                     if let Some(b) = bootfile {
                         s.push_str(&format!(",bootfile={}", b.replace(',', ",,")));
                     }
+                    for (host, guest) in &nic.host_forwards {
+                        s.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-:{guest}"));
+                    }
                     s
                 }
             };
@@ -606,14 +620,17 @@ mod tests {
             .kernel("/k/vmlinuz")
             .initrd("/k/initrd")
             .append("console=ttyS0 quiet")
-            .nic(Nic::user().model(NicModel::E1000));
+            .nic(Nic::user().model(NicModel::E1000).host_forward(2222, 22));
         let l = line(&b, Accel::Kvm);
         assert!(
             l.contains("-machine q35,graphics=off -accel kvm -cpu host"),
             "{l}"
         );
         assert!(l.contains("-kernel /k/vmlinuz -initrd /k/initrd"), "{l}");
-        assert!(l.contains("-netdev user,id=net0,restrict=on"), "{l}");
+        assert!(
+            l.contains("-netdev user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22"),
+            "{l}"
+        );
         assert!(l.contains("-device e1000,netdev=net0,mac=52:54:00:"), "{l}");
         assert!(!l.contains("pflash"), "{l}");
         assert_eq!(b.netns().unwrap(), None);
