@@ -11,6 +11,8 @@
 //! - [`cmd`] and [`tools`]: external programs, run one way and listed in one place.
 //! - [`deploy`]: configures the unpacked image and installs its boot loader.
 //! - [`boot`]: what PID 1 reads at boot: kernel command line, modaliases, DHCP.
+//! - [`install`]: the entry point the CLI and PID 1 call: every step in order.
+//! - [`progress`]: terminal progress, events posted to the provisioner, the install log.
 
 pub mod boot;
 pub mod cli;
@@ -18,6 +20,8 @@ pub mod cmd;
 pub mod deploy;
 pub mod disk;
 pub mod hardware;
+pub mod install;
+pub mod progress;
 pub mod steps;
 pub mod storage;
 pub mod tools;

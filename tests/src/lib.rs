@@ -1,1 +1,208 @@
-//! Shared helpers for Kickstand's end-to-end tests (the tests live in `tests/tests/`).
+//! Shared helpers for Kickstand's end-to-end tests (the tests live in `tests/tests/`): the
+//! binaries under test, host-mode installs onto disk image files, small OCI images made for
+//! one test, and reading an installed disk back.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use kickstand_oci::oci_spec::image::ConfigBuilder;
+use kickstand_oci::{Compression, ImageSpec, LayoutWriter, Meta};
+
+/// A release binary from `KICKSTAND_BIN_DIR` (set by `cargo xtask test`), or else the debug
+/// binary of this workspace, built now with cargo.
+pub fn binary(package: &str, name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("KICKSTAND_BIN_DIR") {
+        return Path::new(&dir).join(name);
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "-p", package, "--bin", name])
+        .current_dir(workspace)
+        .status()
+        .expect("running cargo build");
+    assert!(status.success(), "cargo build -p {package} failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    target.join("debug").join(name)
+}
+
+/// `kickstand-installer`.
+pub fn installer() -> PathBuf {
+    binary("kickstand-installer", "kickstand-installer")
+}
+
+/// A sparse disk image file of `size` bytes.
+pub fn disk_file(dir: &Path, name: &str, size: u64) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::File::create(&path).unwrap().set_len(size).unwrap();
+    path
+}
+
+/// Runs `kickstand-installer install --kickstart KS --disk DISK:vda EXTRA...`, printing its
+/// output (shown when the test fails).
+pub fn install(dir: &Path, ks: &str, disk: &Path, extra: &[&str]) -> Output {
+    let ks_path = dir.join("ks.cfg");
+    std::fs::write(&ks_path, ks).unwrap();
+    let out = Command::new(installer())
+        .arg("install")
+        .arg("--kickstart")
+        .arg(&ks_path)
+        .arg("--disk")
+        .arg(format!("{}:vda", disk.display()))
+        .args(extra)
+        .env("KICKSTAND_LOG", "info")
+        .output()
+        .unwrap();
+    eprintln!(
+        "installer exit {}\n--- stdout\n{}--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A new ed25519 key pair in `dir`: (public key line, SHA256 fingerprint).
+pub fn ssh_key(dir: &Path) -> (String, String) {
+    let key = dir.join("id_ed25519");
+    let out = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "kickstand-test",
+            "-f",
+        ])
+        .arg(&key)
+        .output()
+        .expect("ssh-keygen (openssh-client)");
+    assert!(out.status.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let listed = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(key.with_extension("pub"))
+        .output()
+        .unwrap();
+    let fp = String::from_utf8(listed.stdout).unwrap();
+    (
+        public.trim().to_owned(),
+        fp.split_whitespace().nth(1).unwrap().to_owned(),
+    )
+}
+
+/// A one-layer linux/amd64 image tagged `latest` in a new layout at `dir`, holding `files`
+/// (path, contents) and carrying `labels`. For images that must be refused.
+pub fn small_image(dir: &Path, files: &[(&str, &str)], labels: &[(&str, &str)]) -> PathBuf {
+    let mut layout = LayoutWriter::create(dir).unwrap();
+    let mut layer = layout.layer(Compression::Gzip).unwrap();
+    let mtime = 1_767_225_600;
+    let mut dirs = std::collections::BTreeSet::new();
+    for (path, _) in files {
+        let mut p = Path::new(path).parent();
+        while let Some(d) = p.filter(|d| !d.as_os_str().is_empty()) {
+            dirs.insert(d.to_path_buf());
+            p = d.parent();
+        }
+    }
+    for d in dirs {
+        layer
+            .dir(d.to_str().unwrap(), Meta::root(0o755, mtime))
+            .unwrap();
+    }
+    for (path, contents) in files {
+        layer
+            .file_bytes(path, Meta::root(0o644, mtime), contents.as_bytes())
+            .unwrap();
+    }
+    let layer = layout.commit_layer(layer, "kickstand test image").unwrap();
+    let config = ConfigBuilder::default()
+        .labels(
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<HashMap<_, _>>(),
+        )
+        .build()
+        .unwrap();
+    layout
+        .write_image(
+            &[layer],
+            ImageSpec {
+                tag: "latest".into(),
+                config,
+                created: "2026-01-01T00:00:00Z".into(),
+                annotations: HashMap::new(),
+            },
+        )
+        .unwrap();
+    layout.finish().unwrap()
+}
+
+/// The (start, size) in bytes of the partition of `disk` with GPT type `type_guid`.
+pub fn partition(disk: &Path, type_guid: &str) -> Option<(u64, u64)> {
+    let out = Command::new("sfdisk")
+        .arg("--json")
+        .arg(disk)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let ss = json["partitiontable"]["sectorsize"].as_u64().unwrap_or(512);
+    json["partitiontable"]["partitions"]
+        .as_array()?
+        .iter()
+        .find(|p| {
+            p["type"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case(type_guid))
+        })
+        .map(|p| {
+            (
+                p["start"].as_u64().unwrap() * ss,
+                p["size"].as_u64().unwrap() * ss,
+            )
+        })
+}
+
+/// GPT type of the x86-64 root partition.
+pub const ROOT_X86_64: &str = "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709";
+
+/// Mounts the partition at `(start, size)` of `disk` read-only (through a loop device) for
+/// as long as the value lives.
+#[derive(Debug)]
+pub struct MountedPartition {
+    pub dir: tempfile::TempDir,
+}
+
+impl MountedPartition {
+    pub fn new(disk: &Path, (start, size): (u64, u64)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new("mount")
+            .args(["-o", &format!("ro,loop,offset={start},sizelimit={size}")])
+            .arg(disk)
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mount: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        MountedPartition { dir }
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p.trim_start_matches('/'))
+    }
+}
+
+impl Drop for MountedPartition {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}

@@ -1,13 +1,14 @@
 //! `kickstand-installer install`: host mode, onto named disks or disk image files.
 //!
-//! Order: parse the kickstart (errors stop here), attach image files, discover only the named
-//! disks, plan (errors stop here, nothing written), print the plan, then run the steps that
-//! exist. `--dry-run` stops after printing the plan.
+//! Attaches image files to loop devices, discovers only the named disks, and hands over to
+//! [`crate::install::install`] (which parses, runs `%pre`, resolves the image, plans, and only
+//! then writes). `--dry-run` stops after printing the plan.
 
 use super::host_disks::{self, DiskArg};
-use crate::hardware::{self, Firmware, Hardware, Roots};
-use crate::steps::{self, Step};
-use crate::storage::{self, ImageFacts, report};
+use crate::hardware::{self, Firmware, Roots};
+use crate::install::{self, Disks, InstallOptions, KickstartSource, Mode, RegistryOptions};
+use crate::progress::{Reporter, Server};
+use crate::steps::Step;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::path::PathBuf;
@@ -20,36 +21,66 @@ pub struct InstallArgs {
     pub kickstart: PathBuf,
     /// A disk to install to: a block device or a disk image file (attached to a loop device
     /// for the install). `PATH:NAME` gives it the name the kickstart uses (`disk.raw:vda`).
-    /// Repeatable; only these disks are ever touched.
+    /// Repeatable; only these disks are ever touched, and %pre/%post scripts see only these
+    /// in /dev.
     #[arg(long, value_name = "PATH[:NAME]", required = true)]
     pub disk: Vec<DiskArg>,
     /// Print the plan (partitions per disk, disks erased) and stop.
     #[arg(long)]
     pub dry_run: bool,
     /// Firmware the installed system boots with (default: this machine's, from
-    /// /sys/firmware/efi).
+    /// /sys/firmware/efi): UEFI gets an ESP and systemd-boot, BIOS a BIOS boot partition and
+    /// GRUB.
     #[arg(long, value_enum)]
     pub firmware: Option<FirmwareArg>,
     /// Where the new filesystems are mounted (default: a temporary directory).
     #[arg(long, value_name = "DIR")]
     pub target: Option<PathBuf>,
-    /// Stop, successfully, after this step.
+    /// Stop, successfully, after this step. Steps in order: storage, image, configure,
+    /// bootloader, post; the whole install also saves its log in the target.
     #[arg(long, value_enum, value_name = "STEP")]
     pub stop_after: Option<Step>,
+    /// A containers auth.json with registry credentials.
+    #[arg(long, value_name = "FILE", env = "REGISTRY_AUTH_FILE")]
+    pub authfile: Option<PathBuf>,
+    /// A registry reached over plain HTTP instead of TLS. Repeatable.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub insecure_registry: Vec<String>,
+    /// A PEM file of CA certificates trusted for registries besides the system's.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// A Kickstand server to post progress events to (with --mac).
+    #[arg(long, value_name = "URL", requires = "mac")]
+    pub server: Option<String>,
+    /// The MAC address the server knows this install by (with --server).
+    #[arg(long, value_name = "MAC", requires = "server")]
+    pub mac: Option<String>,
 }
 
 /// `--firmware`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum FirmwareArg {
-    /// Legacy BIOS: BIOS boot partition.
+    /// Legacy BIOS: BIOS boot partition, GRUB.
     Bios,
-    /// UEFI: EFI System Partition.
+    /// UEFI: EFI System Partition, systemd-boot.
     Uefi,
 }
 
+/// The reporter `main` sets up before logging starts.
+pub fn reporter(args: &InstallArgs) -> Reporter {
+    let server = match (&args.server, &args.mac) {
+        (Some(url), Some(mac)) => Some(Server {
+            url: url.clone(),
+            mac: mac.clone(),
+        }),
+        _ => None,
+    };
+    Reporter::new(server)
+}
+
 /// Runs `install`.
-pub fn run(args: &InstallArgs) -> Result<()> {
-    let request = load_request(&args.kickstart)?;
+pub fn run(args: &InstallArgs, reporter: Reporter) -> Result<()> {
+    let kickstart = KickstartSource::file(&args.kickstart)?;
     let host = host_disks::resolve(&args.disk)?;
     let names: Vec<String> = host.disks.iter().map(|(n, _)| n.clone()).collect();
     let found =
@@ -73,25 +104,10 @@ pub fn run(args: &InstallArgs) -> Result<()> {
         }
         disks.push(disk);
     }
-    let firmware = match args.firmware {
-        Some(FirmwareArg::Bios) => Firmware::Bios,
-        Some(FirmwareArg::Uefi) => Firmware::Uefi,
-        None => hardware::firmware_from_sysfs("/sys".as_ref()),
-    };
-    let hw = Hardware {
-        disks,
-        firmware,
-        memory_bytes: hardware::memory_from_meminfo("/proc".as_ref()),
-    };
-    // The image step resolves the manifest; until it exists the size is not known here.
-    let image = ImageFacts::default();
-    let plan = storage::plan_request(&request, &hw, &image).context("planning the storage")?;
-    print!("{}", report::render(&plan));
-    if args.dry_run {
-        println!("\nDry run: nothing was written.");
-        return Ok(());
-    }
-
+    let firmware = args.firmware.map(|f| match f {
+        FirmwareArg::Bios => Firmware::Bios,
+        FirmwareArg::Uefi => Firmware::Uefi,
+    });
     let temp;
     let target = match &args.target {
         Some(t) => t.clone(),
@@ -103,55 +119,28 @@ pub fn run(args: &InstallArgs) -> Result<()> {
             temp.path().to_path_buf()
         }
     };
-    let options = steps::storage::Options {
+    let opts = InstallOptions {
+        kickstart,
+        disks: Disks::Only(disks),
+        firmware,
+        registry: RegistryOptions {
+            authfile: args.authfile.clone(),
+            insecure_registries: args.insecure_registry.clone(),
+            ca_file: args.ca_file.clone(),
+        },
         target,
-        mount_esp: false,
+        mode: Mode::Host,
+        stop_after: args.stop_after,
+        dry_run: args.dry_run,
+        reporter,
     };
-    let prepared = steps::storage::run(&plan, &options)?;
-    println!(
-        "\nStorage prepared; mounted under {}:",
-        prepared.target.display()
-    );
-    for m in prepared.mounted() {
-        println!("  {}", m.display());
+    let summary = install::install(&opts)?;
+    // The loop devices are detached when `host` drops, after the target was unmounted.
+    drop(host);
+    if let Some((source, digest)) = &summary.image {
+        if summary.stopped_after.is_none() && !args.dry_run {
+            println!("Installed {source} ({digest}).");
+        }
     }
-    println!("/etc/fstab for the new system:");
-    print!("{}", crate::disk::fstab::render(&prepared.fstab()));
-    if args.stop_after == Some(Step::Storage) {
-        println!("Stopped after the storage step, as asked (--stop-after storage).");
-        return Ok(());
-    }
-    let next = Step::ALL
-        .iter()
-        .find(|s| !s.built())
-        .copied()
-        .unwrap_or(Step::Image);
-    drop(prepared);
-    bail!(
-        "the {} step is not built yet in this version: the disks are partitioned and formatted \
-         but hold no operating system and will not boot (use --stop-after storage to stop there \
-         on purpose)",
-        next.name()
-    )
-}
-
-/// Parses the kickstart; errors (with file:line:col) stop the install, warnings are logged.
-fn load_request(path: &std::path::Path) -> Result<storage::StorageRequest> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("reading the kickstart {}", path.display()))?;
-    let name = path.to_string_lossy();
-    let parsed = kickstand_grammar::parse_bytes(&name, &bytes, &kickstand_grammar::FileLoader);
-    for w in parsed.warnings() {
-        tracing::warn!("{w}");
-    }
-    let errors: Vec<String> = parsed.errors().map(|e| e.to_string()).collect();
-    if !errors.is_empty() {
-        bail!(
-            "the kickstart has {} error{}, nothing was done:\n{}",
-            errors.len(),
-            if errors.len() == 1 { "" } else { "s" },
-            errors.join("\n")
-        );
-    }
-    Ok(storage::from_kickstart::request(&parsed.kickstart))
+    Ok(())
 }

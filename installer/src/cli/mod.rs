@@ -26,15 +26,19 @@ enum Command {
 /// Parses the command line, runs it, prints the error chain and sets the exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let reporter = match &cli.command {
+        Command::Install(args) => install::reporter(args),
+    };
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(reporter.tracing_writer())
+        .with_ansi(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KICKSTAND_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
     let result = match cli.command {
-        Command::Install(args) => install::run(&args),
+        Command::Install(args) => install::run(&args, reporter),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

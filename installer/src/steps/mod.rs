@@ -1,48 +1,50 @@
-//! The install steps, in order, one per file. Each step takes what the previous one left
-//! (the storage step leaves the target tree mounted) and says in its doc comment what a
-//! failure half-way leaves behind.
-//!
-//! Built so far: `storage`. The image, configure and boot loader steps come next; until they
-//! exist, [`Step::built`] is false for them and an install stops with an error after storage
-//! unless the operator asked to stop there (`--stop-after storage`).
+//! The install steps, in order, one per file: [`scripts`] (`%pre`), [`storage`],
+//! [`scripts`] (`%pre-install`), [`image`], [`configure`], [`bootloader`], [`scripts`]
+//! (`%post`), [`finish`]. [`crate::install::install`] runs them. Each step takes what the
+//! previous one left (the storage step leaves the target tree mounted) and says in its doc
+//! comment what a failure half-way leaves behind.
 
+pub mod bootloader;
+pub mod configure;
+pub mod finish;
+pub mod image;
+pub mod scripts;
 pub mod storage;
 
-/// The steps of an install, in order.
+/// The steps an install can stop after (`--stop-after`), in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Step {
-    /// Partition, format and mount the disks.
+    /// Partition, format and mount the disks (the image is still resolved first when the
+    /// kickstart names one).
     Storage,
-    /// Pull the image and deploy it into the target root (and write /etc/fstab); not wired in
-    /// yet: an install stops after storage and says so.
+    /// Pull the image into the target root and write /etc/fstab and the image record.
     Image,
-    /// Users, keys, locale, network (not wired in yet).
+    /// Users, keys, locale, keyboard, timezone, hostname, network.
     Configure,
-    /// Install the image's boot loader (not wired in yet).
+    /// Install the image's boot loader.
     Bootloader,
+    /// Run the %post scripts (then finish: save the log and kickstart in the target).
+    Post,
 }
 
 impl Step {
     /// Every step, in order.
-    pub const ALL: [Step; 4] = [
+    pub const ALL: [Step; 5] = [
         Step::Storage,
         Step::Image,
         Step::Configure,
         Step::Bootloader,
+        Step::Post,
     ];
 
-    /// Its name on the command line and in messages.
+    /// Its name on the command line, in messages and in progress events.
     pub fn name(self) -> &'static str {
         match self {
             Step::Storage => "storage",
             Step::Image => "image",
             Step::Configure => "configure",
             Step::Bootloader => "bootloader",
+            Step::Post => "post",
         }
-    }
-
-    /// Whether this version of the installer carries the step out.
-    pub fn built(self) -> bool {
-        matches!(self, Step::Storage)
     }
 }

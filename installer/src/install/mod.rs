@@ -1,0 +1,282 @@
+//! The install, from a kickstart to a disk that boots: the one entry point both the host-mode
+//! CLI (`kickstand-installer install`) and PID 1 of the installer initramfs call.
+//!
+//! Order (nothing is written to a disk before step 5):
+//! 1. parse the kickstart (errors stop here unless `%pre` may fix them by writing an
+//!    `%include`d file);
+//! 2. find the disks (the ones given, or every disk of the machine) and the firmware;
+//! 3. `%pre`, then parse again (now every error stops);
+//! 4. check the configuration settings, resolve the image (manifest, config, platform;
+//!    ostree/bootc images refused), plan the storage against the disks and the image's size,
+//!    print the plan (`dry_run` stops here);
+//! 5. storage → `%pre-install` → image (+ fstab, image record) → kernel and boot loader found
+//!    in the image (refused otherwise) → configure → boot loader → `%post` → finish (log and
+//!    masked kickstart saved in the target).
+//!
+//! On failure `%onerror` scripts run and the reporter gets the error; the error says what the
+//! disk holds (the storage step undoes its own partial work; later steps leave a disk without
+//! a boot loader, which does not boot). The machine is never rebooted here: the caller acts on
+//! [`Summary::finish`] (PID 1) or just exits (host mode).
+
+pub mod kickstart;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use kickstand_grammar::{FinishKind, Kickstart, ScriptKind};
+
+use crate::deploy::{TargetRoot, from_kickstart};
+use crate::hardware::{self, Disk, Firmware, Hardware, Roots};
+use crate::progress::Reporter;
+use crate::steps::{self, Step, scripts};
+use crate::storage::{self, StoragePlan, report};
+
+pub use kickstart::KickstartSource;
+pub use steps::image::RegistryOptions;
+
+/// Which disks the install may use.
+#[derive(Debug, Clone)]
+pub enum Disks {
+    /// Exactly these (host mode: the `--disk` arguments, discovered with
+    /// [`hardware::discover_only`]); nothing else is ever read or written.
+    Only(Vec<Disk>),
+    /// Every disk of the machine (PID 1), the kickstart choosing among them.
+    All,
+}
+
+/// Host mode or PID 1 of the installer initramfs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// On a normal host: scripts see only the target disks in `/dev`.
+    Host,
+    /// PID 1 of the installer: the whole machine is the installer's.
+    Pid1,
+}
+
+/// Everything an install needs.
+#[derive(Debug)]
+pub struct InstallOptions {
+    /// The kickstart and how to read its `%include`s (read again after `%pre`).
+    pub kickstart: KickstartSource,
+    /// The disks the install may use.
+    pub disks: Disks,
+    /// The firmware the installed system boots with; `None`: this machine's (`/sys/firmware/efi`).
+    pub firmware: Option<Firmware>,
+    /// Registry access: auth file, insecure registries, extra CAs.
+    pub registry: RegistryOptions,
+    /// Where the new filesystems are mounted (`/mnt/sysroot` in PID 1).
+    pub target: PathBuf,
+    /// Host mode or PID 1.
+    pub mode: Mode,
+    /// Stop, successfully, after this step (`None`: the whole install).
+    pub stop_after: Option<Step>,
+    /// Print the plan and stop before writing anything.
+    pub dry_run: bool,
+    /// Progress on the terminal, events to the provisioner, and the install log.
+    pub reporter: Reporter,
+}
+
+/// What an install did.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The storage plan (printed before anything was written).
+    pub plan: StoragePlan,
+    /// `TRANSPORT:REF` and manifest digest of the installed image, when one was resolved.
+    pub image: Option<(String, String)>,
+    /// The step it stopped after, when asked to stop early; `None` after a dry run or a whole
+    /// install.
+    pub stopped_after: Option<Step>,
+    /// The kickstart's `reboot`/`poweroff`/`halt` (`halt` when it has none): PID 1 does it,
+    /// host mode ignores it.
+    pub finish: FinishKind,
+}
+
+/// Runs the install described by `opts`. See the module documentation for the order and what
+/// a failure leaves behind.
+pub fn install(opts: &InstallOptions) -> Result<Summary> {
+    let reporter = &opts.reporter;
+    reporter.started();
+    let mut ks_for_onerror: Option<Kickstart> = None;
+    let mut disk_paths: Vec<PathBuf> = Vec::new();
+    let result = run(opts, &mut ks_for_onerror, &mut disk_paths);
+    match &result {
+        Ok(_) if opts.dry_run => reporter.done("dry run: nothing was written"),
+        Ok(s) => reporter.done(&match s.stopped_after {
+            Some(step) => format!("stopped after the {} step, as asked", step.name()),
+            None => "installation complete".into(),
+        }),
+        Err(err) => {
+            if let Some(ks) = &ks_for_onerror {
+                let env = scripts::Env {
+                    restrict_dev: opts.mode == Mode::Host,
+                    disks: disk_paths,
+                    target: None,
+                    esp: None,
+                };
+                if let Err(e) = scripts::run_all(ks, ScriptKind::Onerror, &env, reporter) {
+                    reporter.warn(&format!("%onerror: {e:#}"));
+                }
+            }
+            reporter.failed(&format!("{err:#}"));
+        }
+    }
+    result
+}
+
+fn run(
+    opts: &InstallOptions,
+    ks_slot: &mut Option<Kickstart>,
+    disk_paths: &mut Vec<PathBuf>,
+) -> Result<Summary> {
+    let r = &opts.reporter;
+    let first = kickstart::first_parse(&opts.kickstart, r)?;
+    let early = match &first {
+        kickstart::FirstParse::Clean(k) => k.as_ref(),
+        kickstart::FirstParse::NeedsPre(k) => k,
+    };
+    *ks_slot = Some(early.clone());
+
+    let disks = match &opts.disks {
+        Disks::Only(d) => d.clone(),
+        Disks::All => hardware::discover(&Roots::system(), &[]).context("discovering the disks")?,
+    };
+    *disk_paths = disks.iter().map(|d| d.path.clone()).collect();
+    let hw = Hardware {
+        disks,
+        firmware: opts
+            .firmware
+            .unwrap_or_else(|| hardware::firmware_from_sysfs("/sys".as_ref())),
+        memory_bytes: hardware::memory_from_meminfo("/proc".as_ref()),
+    };
+    let script_env = |target: Option<PathBuf>, esp: Option<PathBuf>| scripts::Env {
+        restrict_dev: opts.mode == Mode::Host,
+        disks: hw.disks.iter().map(|d| d.path.clone()).collect(),
+        target,
+        esp,
+    };
+
+    let ks = if early.scripts.iter().any(|s| s.kind == ScriptKind::Pre) && !opts.dry_run {
+        r.step("pre", "running %pre scripts");
+        scripts::run_all(early, ScriptKind::Pre, &script_env(None, None), r)?;
+        kickstart::final_parse(&opts.kickstart, r).context("parsing the kickstart after %pre")?
+    } else {
+        match first {
+            kickstart::FirstParse::Clean(k) => *k,
+            kickstart::FirstParse::NeedsPre(_) => kickstart::final_parse(&opts.kickstart, r)?,
+        }
+    };
+    *ks_slot = Some(ks.clone());
+    kickstart::check_supported(&ks)?;
+    if ks.packages.is_some() {
+        r.warn("%packages is ignored: the image is installed as it is");
+    }
+    let settings = from_kickstart::settings(&ks).context("checking the kickstart's settings")?;
+
+    // The image, resolved before any disk is touched.
+    let wanted = steps::image::wanted(&ks)?;
+    let stop_at_storage = opts.stop_after == Some(Step::Storage);
+    if wanted.is_none() && !stop_at_storage && !opts.dry_run {
+        bail!(
+            "the kickstart names no image: add `ostreecontainer --url=REF` (or `bootc \
+             --source-imgref=TRANSPORT:REF`); nothing was written"
+        );
+    }
+    let rt = steps::image::runtime()?;
+    let image = match &wanted {
+        Some(w) => {
+            r.step("image", &format!("resolving {}", w.source));
+            Some(steps::image::resolve(&rt, w, &opts.registry, r)?)
+        }
+        None => None,
+    };
+    let facts = image.as_ref().map(steps::image::facts).unwrap_or_default();
+    let plan = storage::plan(&ks, &hw, &facts).context("planning the storage")?;
+    r.lines(&report::render(&plan));
+    let image_id = image
+        .as_ref()
+        .map(|i| (i.facts.source.clone(), i.facts.manifest_digest.clone()));
+    let finish = ks.action.map(|a| a.kind).unwrap_or_default();
+    let summary = |stopped_after| Summary {
+        plan: plan.clone(),
+        image: image_id.clone(),
+        stopped_after,
+        finish,
+    };
+    if opts.dry_run {
+        return Ok(summary(None));
+    }
+
+    r.step("storage", "partitioning, formatting and mounting");
+    let prepared = steps::storage::run(
+        &plan,
+        &steps::storage::Options {
+            target: opts.target.clone(),
+            // The ESP is written with mtools; %post gets it mounted in its own namespace.
+            mount_esp: false,
+        },
+    )?;
+    r.info(&format!(
+        "storage prepared, mounted under {}",
+        prepared.target.display()
+    ));
+    if stop_at_storage {
+        r.lines(&crate::disk::fstab::render(&prepared.fstab()));
+        return Ok(summary(Some(Step::Storage)));
+    }
+    let esp_node = esp_node(&prepared);
+    let target_env = || script_env(Some(prepared.target.clone()), esp_node.clone());
+    if ks.scripts.iter().any(|s| s.kind == ScriptKind::PreInstall) {
+        r.step("pre-install", "running %pre-install scripts");
+        scripts::run_all(&ks, ScriptKind::PreInstall, &target_env(), r)?;
+    }
+
+    let (Some(image), Some(wanted)) = (&image, &wanted) else {
+        unreachable!("an install past storage has an image (checked above)");
+    };
+    r.step("image", &format!("pulling {}", image.facts.source));
+    steps::image::pull(&rt, image, wanted, &prepared.target, &prepared.fstab(), r)?;
+    drop(rt);
+    let root = TargetRoot::new(&prepared.target);
+    let found = steps::bootloader::check(&root, hw.firmware)?;
+    r.info(&format!(
+        "kernel {} with {:?} for {}",
+        found.kernel.version, found.loader, hw.firmware
+    ));
+    if opts.stop_after == Some(Step::Image) {
+        return Ok(summary(Some(Step::Image)));
+    }
+
+    r.step("configure", "users, keys, locale, network");
+    steps::configure::run(&root, &settings, r)?;
+    if opts.stop_after == Some(Step::Configure) {
+        return Ok(summary(Some(Step::Configure)));
+    }
+
+    r.step(
+        "bootloader",
+        &format!("installing the boot loader ({})", hw.firmware),
+    );
+    steps::bootloader::run(&root, &prepared, &found, &settings.append, r)?;
+    if opts.stop_after == Some(Step::Bootloader) {
+        return Ok(summary(Some(Step::Bootloader)));
+    }
+
+    if ks.scripts.iter().any(|s| s.kind == ScriptKind::Post) {
+        r.step("post", "running %post scripts");
+        scripts::run_all(&ks, ScriptKind::Post, &target_env(), r)?;
+    }
+    r.step("finish", "saving the install log");
+    steps::finish::run(&root, &ks, r)?;
+    drop(prepared);
+    Ok(summary(None))
+}
+
+/// The ESP's partition node, if the plan has one.
+fn esp_node(prepared: &steps::storage::Prepared) -> Option<PathBuf> {
+    let m = prepared
+        .plan
+        .mount_points()
+        .into_iter()
+        .find(|m| m.mount == "/boot/efi")?;
+    prepared.node(&m.disk, m.number).map(PathBuf::from)
+}
