@@ -23,9 +23,7 @@ use super::tiny::{BOOT_REPORT, MTIME};
 use super::{Error, Result, oci_error};
 use crate::assets::Kernel;
 use crate::cmd::run;
-use kickstand_oci::oci_spec::image::ConfigBuilder;
-use kickstand_oci::{Compression, ImageSpec, LayoutWriter, Meta, TreeOptions};
-use std::collections::HashMap;
+use kickstand_oci::{Compression, LayoutWriter, Meta, TreeOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -214,7 +212,7 @@ fn stage_rootfs(kernel: &Kernel, rootfs: &Path, log: &Path) -> Result<()> {
 
 /// Writes the two layers, config and manifest of the image.
 fn write_layout(kernel: &Kernel, rootfs: &Path, out: &Path) -> Result<()> {
-    let mut layout = LayoutWriter::create(out).map_err(oci_error("creating the layout"))?;
+    let layout = LayoutWriter::create(out).map_err(oci_error("creating the layout"))?;
     let layer_error =
         |e: std::io::Error| Error::Asset(format!("writing a layer of the debian image: {e}"));
     let root = |mode| Meta::root(mode, MTIME);
@@ -274,77 +272,28 @@ fn write_layout(kernel: &Kernel, rootfs: &Path, out: &Path) -> Result<()> {
         )
         .map_err(oci_error("writing layer 1"))?;
 
-    let mut report = layout
-        .layer(Compression::Gzip)
-        .map_err(oci_error("starting layer 2"))?;
-    report
-        .whiteout("etc/kickstand/removed-by-whiteout", MTIME)
-        .map_err(layer_error)?;
-    report
-        .opaque_dir("usr/share/kickstand/opaque", MTIME)
-        .map_err(layer_error)?;
-    report
-        .file_bytes(
-            "usr/share/kickstand/opaque/new",
-            root(0o644),
-            b"from layer 2\n",
-        )
-        .map_err(layer_error)?;
-    report
-        .dir("usr/lib/kickstand", root(0o755))
-        .map_err(layer_error)?;
-    report
-        .file_bytes(
-            "usr/lib/kickstand/boot-report",
-            root(0o755),
-            BOOT_REPORT.as_bytes(),
-        )
-        .map_err(layer_error)?;
-    report
-        .hard_link(
-            "usr/lib/kickstand/boot-report.hardlink",
-            "usr/lib/kickstand/boot-report",
-            root(0o755),
-        )
-        .map_err(layer_error)?;
-    let report = layout
-        .commit_layer(report, "kickstand debian image: boot report")
-        .map_err(oci_error("writing layer 2"))?;
-
-    let config = ConfigBuilder::default()
-        .cmd(vec!["/sbin/init".to_owned()])
-        .env(vec![
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin".to_owned(),
-        ])
-        .labels(HashMap::from([
-            (
-                "org.opencontainers.image.title".to_owned(),
-                "kickstand-debian".to_owned(),
+    let report = super::report_layer(
+        &layout,
+        Compression::Gzip,
+        "usr/lib/kickstand/boot-report.hardlink",
+        MTIME,
+        "kickstand debian image: boot report",
+    )?;
+    super::finish_image(
+        layout,
+        &[system, report],
+        super::ImageInfo {
+            title: "kickstand-debian",
+            description: &format!(
+                "Kickstand's Debian {SUITE} test OS (minbase, systemd, openssh-server, \
+                 systemd-boot, GRUB)"
             ),
-            (
-                "org.opencontainers.image.description".to_owned(),
-                format!(
-                    "Kickstand's Debian {SUITE} test OS (minbase, systemd, openssh-server, \
-                     systemd-boot, GRUB)"
-                ),
-            ),
-            ("org.kickstand.kernel".to_owned(), kernel.version.clone()),
-        ]))
-        .build()
-        .map_err(|e| Error::Asset(format!("building the image config: {e}")))?;
-    layout
-        .write_image(
-            &[system, report],
-            ImageSpec {
-                tag: TAG.to_owned(),
-                config,
-                created: CREATED.to_owned(),
-                annotations: HashMap::new(),
-            },
-        )
-        .map_err(oci_error("writing the manifest"))?;
-    layout.finish().map_err(oci_error("writing index.json"))?;
-    Ok(())
+            kernel: &kernel.version,
+            path: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin",
+            tag: TAG,
+            created: CREATED,
+        },
+    )
 }
 
 /// The total size of a layout's blobs.

@@ -112,3 +112,99 @@ pub(crate) fn fixed_mtimes(root: &Path, mtime: u64) -> Result<()> {
     }
     Ok(())
 }
+
+/// The labels and settings of a test image's config.
+pub(crate) struct ImageInfo<'a> {
+    /// `org.opencontainers.image.title`.
+    pub title: &'a str,
+    /// `org.opencontainers.image.description`.
+    pub description: &'a str,
+    /// The kernel release inside (`org.kickstand.kernel`).
+    pub kernel: &'a str,
+    /// The `PATH` of the config's environment.
+    pub path: &'a str,
+    pub tag: &'a str,
+    pub created: &'a str,
+}
+
+/// Writes the config, the manifest (tagged `info.tag`) and `index.json` of an image made of
+/// `layers`, finishing `layout`.
+pub(crate) fn finish_image(
+    mut layout: kickstand_oci::LayoutWriter,
+    layers: &[kickstand_oci::Layer],
+    info: ImageInfo<'_>,
+) -> Result<()> {
+    use kickstand_oci::oci_spec::image::ConfigBuilder;
+    use std::collections::HashMap;
+    let config = ConfigBuilder::default()
+        .cmd(vec!["/sbin/init".to_owned()])
+        .env(vec![format!("PATH={}", info.path)])
+        .labels(HashMap::from([
+            (
+                "org.opencontainers.image.title".to_owned(),
+                info.title.to_owned(),
+            ),
+            (
+                "org.opencontainers.image.description".to_owned(),
+                info.description.to_owned(),
+            ),
+            ("org.kickstand.kernel".to_owned(), info.kernel.to_owned()),
+        ]))
+        .build()
+        .map_err(|e| Error::Asset(format!("building the image config: {e}")))?;
+    layout
+        .write_image(
+            layers,
+            kickstand_oci::ImageSpec {
+                tag: info.tag.to_owned(),
+                config,
+                created: info.created.to_owned(),
+                annotations: HashMap::new(),
+            },
+        )
+        .map_err(oci_error("writing the manifest"))?;
+    layout.finish().map_err(oci_error("writing index.json"))?;
+    Ok(())
+}
+
+/// Layer 2 of the test images: the boot report (`tiny/boot-report.sh`) at
+/// `/usr/lib/kickstand/boot-report` with a hard link to it at `hard_link`, a whiteout deleting
+/// layer 1's `/etc/kickstand/removed-by-whiteout` and an opaque `/usr/share/kickstand/opaque`
+/// holding only `new` — what the report's unpack checks look for.
+pub(crate) fn report_layer(
+    layout: &kickstand_oci::LayoutWriter,
+    compression: kickstand_oci::Compression,
+    hard_link: &str,
+    mtime: u64,
+    history: &str,
+) -> Result<kickstand_oci::Layer> {
+    use kickstand_oci::Meta;
+    let layer_error = |e: std::io::Error| Error::Asset(format!("writing {history}: {e}"));
+    let root = |mode| Meta::root(mode, mtime);
+    let mut w = layout
+        .layer(compression)
+        .map_err(oci_error("starting layer 2"))?;
+    w.whiteout("etc/kickstand/removed-by-whiteout", mtime)
+        .map_err(layer_error)?;
+    w.opaque_dir("usr/share/kickstand/opaque", mtime)
+        .map_err(layer_error)?;
+    w.file_bytes(
+        "usr/share/kickstand/opaque/new",
+        root(0o644),
+        b"from layer 2\n",
+    )
+    .map_err(layer_error)?;
+    w.dir("usr/lib/kickstand", root(0o755))
+        .map_err(layer_error)?;
+    w.file_bytes(
+        "usr/lib/kickstand/boot-report",
+        root(0o755),
+        tiny::BOOT_REPORT.as_bytes(),
+    )
+    .map_err(layer_error)?;
+    w.hard_link(hard_link, "usr/lib/kickstand/boot-report", root(0o755))
+        .map_err(layer_error)?;
+    layout
+        .commit_layer(w, history)
+        .map_err(oci_error("writing layer 2"))
+}

@@ -18,9 +18,8 @@
 use super::{Error, Result, copy_file, oci_error, symlink, write_file};
 use crate::assets::Kernel;
 use crate::cmd::run;
-use kickstand_oci::oci_spec::image::ConfigBuilder;
-use kickstand_oci::{Compression, ImageSpec, LayoutWriter, Meta, TreeOptions};
-use std::collections::{BTreeSet, HashMap};
+use kickstand_oci::{Compression, LayoutWriter, Meta, TreeOptions};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -111,7 +110,7 @@ pub fn build(kernel: &Kernel, out: &Path) -> Result<()> {
     let base = work.path().join("base");
     stage_base(kernel, &base, work.path())?;
 
-    let mut layout = LayoutWriter::create(out).map_err(oci_error("creating the layout"))?;
+    let layout = LayoutWriter::create(out).map_err(oci_error("creating the layout"))?;
     let layer_error =
         |e: std::io::Error| Error::Asset(format!("writing a layer of the tiny image: {e}"));
     let root = |mode| Meta::root(mode, MTIME);
@@ -157,67 +156,26 @@ pub fn build(kernel: &Kernel, out: &Path) -> Result<()> {
         )
         .map_err(oci_error("writing layer 1"))?;
 
-    let mut init = layout
-        .layer(Compression::Zstd)
-        .map_err(oci_error("starting layer 2"))?;
-    init.whiteout("etc/kickstand/removed-by-whiteout", MTIME)
-        .map_err(layer_error)?;
-    init.opaque_dir("usr/share/kickstand/opaque", MTIME)
-        .map_err(layer_error)?;
-    init.file_bytes(
-        "usr/share/kickstand/opaque/new",
-        root(0o644),
-        b"from layer 2\n",
-    )
-    .map_err(layer_error)?;
-    init.dir("usr/lib/kickstand", root(0o755))
-        .map_err(layer_error)?;
-    init.file_bytes(
-        "usr/lib/kickstand/boot-report",
-        root(0o755),
-        BOOT_REPORT.as_bytes(),
-    )
-    .map_err(layer_error)?;
-    init.hard_link(
+    let init = super::report_layer(
+        &layout,
+        Compression::Zstd,
         "usr/sbin/init",
-        "usr/lib/kickstand/boot-report",
-        root(0o755),
+        MTIME,
+        "kickstand tiny image: /sbin/init boot report",
+    )?;
+    super::finish_image(
+        layout,
+        &[system, init],
+        super::ImageInfo {
+            title: "kickstand-tiny",
+            description: "Kickstand's tiny bootable test OS (busybox, Debian kernel, \
+                          systemd-boot, GRUB)",
+            kernel: &kernel.version,
+            path: "/usr/sbin:/usr/bin",
+            tag: TAG,
+            created: CREATED,
+        },
     )
-    .map_err(layer_error)?;
-    let init = layout
-        .commit_layer(init, "kickstand tiny image: /sbin/init boot report")
-        .map_err(oci_error("writing layer 2"))?;
-
-    let config = ConfigBuilder::default()
-        .cmd(vec!["/sbin/init".to_owned()])
-        .env(vec!["PATH=/usr/sbin:/usr/bin".to_owned()])
-        .labels(HashMap::from([
-            (
-                "org.opencontainers.image.title".to_owned(),
-                "kickstand-tiny".to_owned(),
-            ),
-            (
-                "org.opencontainers.image.description".to_owned(),
-                "Kickstand's tiny bootable test OS (busybox, Debian kernel, systemd-boot, GRUB)"
-                    .to_owned(),
-            ),
-            ("org.kickstand.kernel".to_owned(), kernel.version.clone()),
-        ]))
-        .build()
-        .map_err(|e| Error::Asset(format!("building the image config: {e}")))?;
-    layout
-        .write_image(
-            &[system, init],
-            ImageSpec {
-                tag: TAG.to_owned(),
-                config,
-                created: CREATED.to_owned(),
-                annotations: HashMap::new(),
-            },
-        )
-        .map_err(oci_error("writing the manifest"))?;
-    layout.finish().map_err(oci_error("writing index.json"))?;
-    Ok(())
 }
 
 /// Stages layer 1's tree in `base` (root-owned entries are set by the layer writer).

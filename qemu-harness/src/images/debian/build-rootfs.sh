@@ -60,7 +60,8 @@ EOF
 for dir in sound drivers/gpu drivers/media drivers/net/wireless drivers/infiniband \
     drivers/iio drivers/staging drivers/comedi drivers/bluetooth net/wireless net/mac80211 \
     net/bluetooth; do
-    echo "path-exclude /usr/lib/modules/*/kernel/$dir/*"
+    # dpkg knows the kernel's files under /lib (merged /usr is a symlink).
+    echo "path-exclude /lib/modules/*/kernel/$dir/*"
 done >>"$TARGET/etc/dpkg/dpkg.cfg.d/01-kickstand-nodoc"
 cat >"$TARGET/etc/apt/apt.conf.d/01-kickstand" <<'EOF'
 APT::Install-Recommends "false";
