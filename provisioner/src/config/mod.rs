@@ -129,6 +129,8 @@ pub struct Machine {
     pub profile: String,
     pub hostname: Option<String>,
     pub vars: BTreeMap<String, toml::Value>,
+    /// Its fixed address in `[dhcp] mode = "full"` (outside or inside the range).
+    pub ip: Option<Ipv4Addr>,
 }
 
 /// Where the iPXE binaries for chainloading are (Debian's `ipxe` package by default).

@@ -125,6 +125,16 @@ impl Cx<'_> {
                     format!("{} is listed twice", machine.mac),
                 ));
             }
+            let twin = machines
+                .values()
+                .find(|o: &&Machine| machine.ip.is_some() && o.ip == machine.ip);
+            if let (Some(twin), Some(ip)) = (twin, &m.ip) {
+                return Err(self.at(
+                    ip,
+                    &format!("machines[{i}].ip"),
+                    format!("{} is already the address of {}", ip.get_ref(), twin.mac),
+                ));
+            }
             machines.insert(machine.mac, machine);
         }
         let unknown_profile = match file.unknown.as_ref().and_then(|u| u.profile.as_ref()) {
@@ -332,11 +342,22 @@ impl Cx<'_> {
             }
             h => h.as_ref().map(|h| h.get_ref().clone()),
         };
+        let ip = match &m.ip {
+            Some(ip) => Some(ip.get_ref().parse::<Ipv4Addr>().map_err(|_| {
+                self.at(
+                    ip,
+                    &format!("machines[{i}].ip"),
+                    format!("expected an IPv4 address, found \"{}\"", ip.get_ref()),
+                )
+            })?),
+            None => None,
+        };
         Ok(Machine {
             mac,
             profile: m.profile.get_ref().clone(),
             hostname,
             vars: m.vars.clone(),
+            ip,
         })
     }
 

@@ -83,6 +83,9 @@ pub struct Machine {
     pub hostname: Option<Spanned<String>>,
     #[serde(default)]
     pub vars: BTreeMap<String, toml::Value>,
+    /// A fixed address handed out by `[dhcp] mode = "full"`.
+    #[serde(default)]
+    pub ip: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -63,9 +63,10 @@ impl App {
         let (o, n) = (&old.server, &new.server);
         if (o.listen, o.http_port, o.tftp_port) != (n.listen, n.http_port, n.tftp_port)
             || o.state_dir != n.state_dir
+            || dhcp_sockets_differ(&old.dhcp, &new.dhcp)
         {
             tracing::warn!(
-                "server.listen, the ports and server.state_dir change only on restart; the new values are ignored until then"
+                "server.listen, the ports, server.state_dir, dhcp.interface and turning DHCP on or off change only on restart; the new values are ignored until then"
             );
         }
         *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
@@ -128,14 +129,18 @@ impl Listeners {
 /// Runs the servers until SIGINT/SIGTERM. SIGHUP reloads the configuration.
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
-    if config.dhcp.mode != crate::config::DhcpMode::Off {
-        tracing::warn!(
-            "[dhcp] mode is set but this build does not answer DHCP yet: let the site's DHCP server (or dnsmasq) point machines here"
-        );
-    }
     listener::raise_fd_limit();
     let listeners = Listeners::bind(&config).await?;
+    let dhcp = crate::dhcp::Sockets::bind(&config)?;
     let app = App::new(config)?;
+    if let Some(sockets) = dhcp {
+        let dhcp_app = app.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::dhcp::serve(dhcp_app, sockets).await {
+                tracing::error!("DHCP stopped: {e:#}");
+            }
+        });
+    }
     tracing::info!(
         http = %listeners.http.local_addr()?,
         tftp = %listeners.tftp.local_addr()?,
@@ -179,6 +184,13 @@ pub async fn serve(app: Arc<App>, listeners: Listeners) -> anyhow::Result<()> {
         r = tftp => r.context("TFTP server task")?.context("TFTP server")?,
     }
     Ok(())
+}
+
+/// Whether the DHCP sockets of `new` differ from those bound for `old` (the other `[dhcp]`
+/// keys apply to the next packet after a reload).
+fn dhcp_sockets_differ(old: &crate::config::Dhcp, new: &crate::config::Dhcp) -> bool {
+    old.interface != new.interface
+        || (old.mode == crate::config::DhcpMode::Off) != (new.mode == crate::config::DhcpMode::Off)
 }
 
 /// Parses a MAC from a URL or TFTP path segment.
