@@ -7,6 +7,7 @@
 pub mod boot;
 pub mod cli;
 pub mod config;
+pub mod iso;
 pub mod kickstart;
 pub mod mac;
 pub mod render;
