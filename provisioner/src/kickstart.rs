@@ -18,10 +18,16 @@ impl Loader for OnTheMachine {
     }
 }
 
+/// Parses `text` (named `name` in messages) as the machine will: `%include`s are left to the
+/// installer, which reads them on the machine.
+pub fn parse(name: &str, text: &str) -> kickstand_grammar::Parsed {
+    kickstand_grammar::parse(name, text, &OnTheMachine)
+}
+
 /// Checks `text` (named `name` in messages). `Ok` carries the warnings, `Err` the errors, each
 /// rendered as `NAME:LINE:COL: severity: message`.
 pub fn check(name: &str, text: &str) -> Result<Vec<String>, Vec<String>> {
-    let parsed = kickstand_grammar::parse(name, text, &OnTheMachine);
+    let parsed = parse(name, text);
     let warnings: Vec<String> = parsed.warnings().map(ToString::to_string).collect();
     if parsed.has_errors() {
         let mut all: Vec<String> = parsed.errors().map(ToString::to_string).collect();

@@ -8,6 +8,7 @@ pub mod boot;
 pub mod cli;
 pub mod config;
 pub mod dhcp;
+pub mod iso;
 pub mod kickstart;
 pub mod mac;
 pub mod render;

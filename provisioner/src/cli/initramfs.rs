@@ -129,11 +129,13 @@ fn default_installer() -> Result<PathBuf> {
 
 pub fn run(cmd: InitramfsCommand) -> Result<()> {
     match cmd {
-        InitramfsCommand::Build(args) => build(args),
+        InitramfsCommand::Build(args) => build(args).map(|_| ()),
     }
 }
 
-fn build(args: BuildArgs) -> Result<()> {
+/// Builds the initramfs `args` describe and prints what it holds; returns the kernel it is
+/// for, when one was given or taken from `--kernel-package` (copied to `--kernel-output`).
+pub fn build(args: BuildArgs) -> Result<Option<PathBuf>> {
     let compression: Compression = args.compress.parse().map_err(anyhow::Error::msg)?;
     let installer = match args.installer {
         Some(p) => p,
@@ -179,6 +181,7 @@ fn build(args: BuildArgs) -> Result<()> {
     contents.uncompressed_size = written.uncompressed;
     contents.compressed_size = written.compressed;
 
+    let mut kernel_out = spec.kernel.clone();
     if let (Some(p), Some(vmlinuz)) = (&package, &spec.kernel) {
         let dest = args.kernel_output.unwrap_or_else(|| {
             let dir = args.output.parent().unwrap_or(Path::new("."));
@@ -192,13 +195,14 @@ fn build(args: BuildArgs) -> Result<()> {
             )
         })?;
         println!("kernel: {}", dest.display());
+        kernel_out = Some(dest);
     }
     if args.list {
         print!("{}", contents.listing());
     }
     print!("{contents}");
     println!("wrote {} ({compression})", args.output.display());
-    Ok(())
+    Ok(kernel_out)
 }
 
 #[cfg(test)]

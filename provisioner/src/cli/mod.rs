@@ -2,6 +2,7 @@
 
 pub mod flatten;
 pub mod initramfs;
+pub mod iso;
 pub mod machines;
 pub mod serve;
 pub mod validate;
@@ -33,6 +34,9 @@ pub enum Command {
     /// Build the installer initramfs.
     #[command(subcommand)]
     Initramfs(initramfs::InitramfsCommand),
+    /// Build, inspect and customize installer ISOs (BIOS and UEFI, CD-ROM or USB stick).
+    #[command(subcommand)]
+    Iso(iso::IsoCommand),
     /// Run the provisioner: TFTP, HTTP boot, kickstarts, the embedded registry and the API.
     Serve(serve::Args),
     /// The fleet, from a running server's API.
@@ -49,6 +53,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Serve(args) => serve::run(args),
         Command::Machines(cmd) => machines::run(cmd),
         Command::Initramfs(cmd) => initramfs::run(cmd),
+        Command::Iso(cmd) => iso::run(cmd),
     };
     match result {
         Ok(()) => EXIT_OK,
