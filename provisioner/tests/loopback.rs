@@ -373,6 +373,70 @@ fn failed_install_does_not_loop() {
 }
 
 #[test]
+fn operator_token_and_event_rules() {
+    let s = start("\n[api]\ntoken_file = \"api.token\"\n");
+    let bin = env!("CARGO_BIN_EXE_kickstand");
+    let server = s.url("");
+    let events_url = kickstand_events::events_url(&server, KNOWN);
+    let done = "{\"event\":\"done\"}";
+    // Never handed an install: a `done` from anyone is refused.
+    let (h, body) = curl(&["-X", "POST", "--data-binary", done, &events_url]);
+    assert_eq!(status(&h), 409, "{h}");
+    assert!(String::from_utf8_lossy(&body).contains("is new"));
+    curl(&[&s.url(&format!("/ipxe/{KNOWN}"))]);
+    let (h, _) = curl(&["-X", "POST", "--data-binary", done, &events_url]);
+    assert_eq!(status(&h), 200, "{h}");
+    // Oversized lines are refused.
+    let big = format!("{{\"event\":\"log\",\"line\":\"{}\"}}", "x".repeat(5000));
+    let (h, _) = curl(&["-X", "POST", "--data-binary", &big, &events_url]);
+    assert_eq!(status(&h), 400, "{h}");
+
+    // Re-arming needs the token, even from loopback, once one is configured.
+    let reinstall = format!("{server}/api/v1/machines/{KNOWN}/reinstall");
+    let (h, _) = curl(&["-X", "POST", &reinstall]);
+    assert_eq!(status(&h), 401, "{h}");
+    assert!(
+        h.to_ascii_lowercase().contains("www-authenticate: bearer"),
+        "{h}"
+    );
+    let (h, _) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Authorization: Bearer wrong-token-0123456789",
+        &reinstall,
+    ]);
+    assert_eq!(status(&h), 401, "{h}");
+    let out = run(Command::new(bin).args(["machines", "reinstall", KNOWN, "--server", &server]));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("needs the operator token"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token_file = s.dir.path().join("api.token");
+    let out = run(Command::new(bin)
+        .args([
+            "machines",
+            "reinstall",
+            KNOWN,
+            "--server",
+            &server,
+            "--token-file",
+        ])
+        .arg(&token_file));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Reading the fleet needs nothing.
+    let out = run(Command::new(bin).args(["machines", "list", "--server", &server]));
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("new"));
+}
+
+#[test]
 fn unknown_profile_and_reload() {
     let s = start("");
     let (h, _) = curl(&[&s.url(&format!("/ipxe/{STRANGER}"))]);

@@ -16,6 +16,21 @@ pub struct Server {
         default_value = "http://127.0.0.1:8080"
     )]
     pub server: String,
+    /// A file holding the operator token (the server's `[api] token_file`), sent as
+    /// `Authorization: Bearer`; re-arming from another host needs it.
+    #[arg(long, env = "KICKSTAND_TOKEN_FILE")]
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+impl Server {
+    fn token(&self) -> anyhow::Result<Option<String>> {
+        let Some(path) = &self.token_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the operator token from {}", path.display()))?;
+        Ok(Some(text.trim().to_string()))
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -46,7 +61,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
     let rt = super::runtime()?;
     match cmd {
         Command::List { server, json } => {
-            let body = rt.block_on(call(&server.server, "GET", "/api/v1/machines"))?;
+            let body = rt.block_on(call(&server, "GET", "/api/v1/machines"))?;
             if json {
                 println!("{body}");
             } else {
@@ -57,11 +72,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         }
         Command::Show { mac, server } => {
             let mac = check_mac(&mac)?;
-            let body = rt.block_on(call(
-                &server.server,
-                "GET",
-                &format!("/api/v1/machines/{mac}"),
-            ))?;
+            let body = rt.block_on(call(&server, "GET", &format!("/api/v1/machines/{mac}")))?;
             let d: MachineDetail =
                 serde_json::from_str(&body).context("decoding the server's answer")?;
             print!("{}", table(std::slice::from_ref(&d.machine), now()));
@@ -76,7 +87,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Reinstall { mac, server } => {
             let mac = check_mac(&mac)?;
             rt.block_on(call(
-                &server.server,
+                &server,
                 "POST",
                 &format!("/api/v1/machines/{mac}/reinstall"),
             ))?;
@@ -165,7 +176,9 @@ pub fn table(rows: &[FleetMachine], now: i64) -> String {
 }
 
 /// One plain-HTTP request to the API; non-2xx answers become errors with the server's message.
-async fn call(server: &str, method: &str, path: &str) -> anyhow::Result<String> {
+async fn call(args: &Server, method: &str, path: &str) -> anyhow::Result<String> {
+    let token = args.token()?;
+    let server = args.server.as_str();
     let Some(authority) = server.trim_end_matches('/').strip_prefix("http://") else {
         bail!("--server must be an http:// URL (the API is plain HTTP), found {server:?}");
     };
@@ -174,11 +187,14 @@ async fn call(server: &str, method: &str, path: &str) -> anyhow::Result<String> 
         .with_context(|| format!("connecting to the kickstand server at {server} (is `kickstand serve` running? --server)"))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
-    let req = Request::builder()
+    let mut req = Request::builder()
         .method(method)
         .uri(path)
-        .header(hyper::header::HOST, authority)
-        .body(Full::new(Bytes::new()))?;
+        .header(hyper::header::HOST, authority);
+    if let Some(t) = token {
+        req = req.header(hyper::header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let req = req.body(Full::new(Bytes::new()))?;
     let resp = sender
         .send_request(req)
         .await

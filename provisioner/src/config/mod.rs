@@ -29,6 +29,7 @@ pub struct Config {
     pub ipxe: Ipxe,
     /// Registry credentials by registry host (`host[:port]`), handed to machines as auth.json.
     pub credentials: BTreeMap<String, Credential>,
+    pub api: Api,
 }
 
 #[derive(Debug, Clone)]
@@ -166,6 +167,22 @@ impl std::fmt::Debug for Credential {
         f.debug_struct("Credential")
             .field("username", &self.username)
             .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Who may change the fleet through the API (`[api]`).
+#[derive(Clone, Default)]
+pub struct Api {
+    /// The operator token (`[api] token_file`, read at load): `POST …/reinstall` needs
+    /// `Authorization: Bearer <token>`. Without one, only loopback clients may.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }

@@ -160,6 +160,7 @@ impl Cx<'_> {
                 )
             })
             .collect();
+        let api = self.api(file.api.as_ref())?;
         Ok(Config {
             source: self.path.to_path_buf(),
             server,
@@ -170,6 +171,7 @@ impl Cx<'_> {
             unknown_profile,
             ipxe,
             credentials,
+            api,
         })
     }
 
@@ -376,6 +378,48 @@ impl Cx<'_> {
             bios: pick(b, "ipxe.bios", Some(IPXE_BIOS))?.expect("default"),
             efi_x64: pick(e, "ipxe.efi_x64", Some(IPXE_EFI_X64))?.expect("default"),
             efi_arm64: pick(a, "ipxe.efi_arm64", None)?,
+        })
+    }
+}
+
+/// The shortest operator token accepted: guessing 16 random characters is out of reach.
+const MIN_TOKEN_LEN: usize = 16;
+
+impl Cx<'_> {
+    /// `[api] token_file`: one line, the token, at least [`MIN_TOKEN_LEN`] visible ASCII
+    /// characters (it travels in an HTTP header).
+    fn api(&self, a: Option<&wire::Api>) -> Result<Api, ConfigError> {
+        let Some(v) = a.and_then(|a| a.token_file.as_ref()) else {
+            return Ok(Api::default());
+        };
+        let key = "api.token_file";
+        let path = self.path_of(v, key)?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| self.at(v, key, format!("cannot read {}: {e}", path.display())))?;
+        let token = text.trim();
+        if token.len() < MIN_TOKEN_LEN || !token.bytes().all(|c| c.is_ascii_graphic()) {
+            return Err(self.at(
+                v,
+                key,
+                format!(
+                    "{} must hold one token of at least {MIN_TOKEN_LEN} visible ASCII characters (e.g. `openssl rand -hex 32 > {}`)",
+                    path.display(),
+                    path.display()
+                ),
+            ));
+        }
+        #[cfg(unix)]
+        if let Ok(md) = std::fs::metadata(&path) {
+            use std::os::unix::fs::PermissionsExt;
+            if md.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(
+                    file = %path.display(),
+                    "the API token file is readable by other users: chmod 600 it"
+                );
+            }
+        }
+        Ok(Api {
+            token: Some(token.to_string()),
         })
     }
 }

@@ -23,6 +23,8 @@ pub struct File {
     pub ipxe: Option<Ipxe>,
     #[serde(default)]
     pub credentials: BTreeMap<String, Credential>,
+    #[serde(default)]
+    pub api: Option<Api>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,4 +113,11 @@ pub struct Ipxe {
 pub struct Credential {
     pub username: String,
     pub password: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    #[serde(default)]
+    pub token_file: Option<Spanned<String>>,
 }

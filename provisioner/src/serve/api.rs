@@ -3,8 +3,10 @@
 //! - `GET  /api/v1/machines` — every machine of the inventory and every one seen
 //! - `GET  /api/v1/machines/<mac>` — one machine with its recent events
 //! - `GET  /api/v1/machines/<mac>/log` — its install log (text)
-//! - `POST /api/v1/machines/<mac>/events` — JSON lines of [`kickstand_events::Event`]
-//! - `POST /api/v1/machines/<mac>/reinstall` — its next network boot installs again
+//! - `POST /api/v1/machines/<mac>/events` — JSON lines of [`kickstand_events::Event`], from
+//!   the machine itself while it installs (see [`super::auth`])
+//! - `POST /api/v1/machines/<mac>/reinstall` — its next network boot installs again (the
+//!   operator: bearer token, or loopback when no token is configured)
 
 use super::App;
 use super::http::text;
@@ -13,11 +15,15 @@ use crate::mac::MacAddr;
 use crate::state::{EventRecord, MachineRecord};
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
-use axum::http::{Response, StatusCode, header};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::http::{Extensions, HeaderMap, Response, StatusCode, header};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 use std::sync::Arc;
+
+/// The largest events post taken (a few thousand log lines).
+pub const EVENTS_BODY_LIMIT: usize = 1024 * 1024;
 
 /// One row of the fleet: the inventory's view joined with the database's.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -42,7 +48,10 @@ pub fn router() -> Router<Arc<App>> {
         .route("/api/v1/machines", get(list))
         .route("/api/v1/machines/{mac}", get(show))
         .route("/api/v1/machines/{mac}/log", get(log))
-        .route("/api/v1/machines/{mac}/events", post(events))
+        .route(
+            "/api/v1/machines/{mac}/events",
+            post(events).layer(DefaultBodyLimit::max(EVENTS_BODY_LIMIT)),
+        )
         .route("/api/v1/machines/{mac}/reinstall", post(reinstall))
 }
 
@@ -57,6 +66,22 @@ fn json<T: Serialize>(code: StatusCode, value: &T) -> Response<Body> {
 
 fn api_error(code: StatusCode, message: String) -> Response<Body> {
     json(code, &serde_json::json!({ "error": message }))
+}
+
+fn refused(r: super::auth::Refused) -> Response<Body> {
+    let code = StatusCode::from_u16(r.status).unwrap_or(StatusCode::FORBIDDEN);
+    let mut resp = api_error(code, r.message);
+    if code == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer realm=\"kickstand\""),
+        );
+    }
+    resp
+}
+
+fn peer(ext: &Extensions) -> Option<SocketAddr> {
+    ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
 }
 
 fn internal(e: crate::state::StateError) -> Response<Body> {
@@ -157,10 +182,12 @@ async fn log(State(app): State<Arc<App>>, Path(mac): Path<String>) -> Response<B
     }
 }
 
-/// The installer's events. Only machines we would boot may post.
+/// The installer's events. Only machines we would boot may post, each its own (see
+/// [`super::auth::events`]).
 async fn events(
     State(app): State<Arc<App>>,
     Path(mac): Path<String>,
+    ext: Extensions,
     body: Bytes,
 ) -> Response<Body> {
     let mac = match parse_mac(&mac) {
@@ -184,6 +211,16 @@ async fn events(
             return api_error(StatusCode::BAD_REQUEST, format!("malformed events: {e}"));
         }
     };
+    let status = match app.store.state(mac) {
+        Ok(s) => s.status,
+        Err(e) => return internal(e),
+    };
+    let client = peer(&ext);
+    if let Err(r) = super::auth::events(mac, status, client, &events, super::auth::neighbour_mac) {
+        Metrics::inc(&app.metrics.events_refused);
+        tracing::warn!(%mac, client = ?client, "events refused: {}", r.message);
+        return refused(r);
+    }
     for e in &events {
         Metrics::inc(&app.metrics.events_received);
         match e {
@@ -203,11 +240,20 @@ async fn events(
     }
 }
 
-async fn reinstall(State(app): State<Arc<App>>, Path(mac): Path<String>) -> Response<Body> {
+async fn reinstall(
+    State(app): State<Arc<App>>,
+    Path(mac): Path<String>,
+    headers: HeaderMap,
+    ext: Extensions,
+) -> Response<Body> {
     let mac = match parse_mac(&mac) {
         Ok(m) => m,
         Err(r) => return *r,
     };
+    if let Err(r) = super::auth::operator(&app.config(), &headers, peer(&ext)) {
+        tracing::warn!(%mac, client = ?peer(&ext), "reinstall refused: {}", r.message);
+        return refused(r);
+    }
     if app.config().profile_for(&mac).is_none() {
         return api_error(
             StatusCode::NOT_FOUND,

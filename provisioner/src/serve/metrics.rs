@@ -15,6 +15,7 @@ pub struct Metrics {
     pub tftp_requests: AtomicU64,
     pub tftp_refused: AtomicU64,
     pub events_received: AtomicU64,
+    pub events_refused: AtomicU64,
     pub reloads: AtomicU64,
     pub reload_failures: AtomicU64,
 }
@@ -27,7 +28,7 @@ impl Metrics {
     /// The exposition text; `machines` is the count per status from the database.
     pub fn render(&self, machines: &[(String, i64)]) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 11] = [
+        let counters: [(&str, &str, &AtomicU64); 12] = [
             (
                 "kickstand_http_requests_total",
                 "HTTP requests received",
@@ -72,6 +73,11 @@ impl Metrics {
                 "kickstand_install_events_total",
                 "Install events received from installers",
                 &self.events_received,
+            ),
+            (
+                "kickstand_install_events_refused_total",
+                "Events posts refused (not the machine's own, not installing, malformed)",
+                &self.events_refused,
             ),
             (
                 "kickstand_config_reloads_total",

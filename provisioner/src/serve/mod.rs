@@ -3,6 +3,7 @@
 //! counters, and runs the HTTP and TFTP servers over them.
 
 pub mod api;
+pub mod auth;
 pub mod http;
 pub mod listener;
 pub mod metrics;

@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 pub const KNOWN: &str = "52:54:00:12:34:56";
 pub const STRANGER: &str = "52:54:00:99:99:99";
+/// The operator token written to `api.token` (used when a test's config names it).
+pub const TOKEN: &str = "k1ckstand-test-token-0123456789";
 
 pub const KICKSTART: &str = "network --hostname={{ machine.hostname }}\n\
 sshkey --username=root \"{{ vars.ssh_key }}\"\n\
@@ -143,6 +145,7 @@ pub fn start(extra: &str) -> Server {
     std::fs::write(d.join("boot/vmlinuz"), bytes(3 * 1024 * 1024 + 123, 1)).unwrap();
     std::fs::write(d.join("boot/installer.img"), bytes(1024 * 1024, 2)).unwrap();
     std::fs::write(d.join("kickstarts/web.ks"), KICKSTART).unwrap();
+    std::fs::write(d.join("api.token"), format!("{TOKEN}\n")).unwrap();
     // Renders fine but is not a valid kickstart (a typo'd command).
     std::fs::write(
         d.join("kickstarts/broken.ks"),
