@@ -10,9 +10,10 @@
 //! - [`steps`]: the install steps, one per file.
 //! - [`cmd`] and [`tools`]: external programs, run one way and listed in one place.
 //! - [`deploy`]: configures the unpacked image and installs its boot loader.
-//! - [`boot`]: what PID 1 reads at boot: kernel command line, modaliases, DHCP.
+//! - [`boot`]: what PID 1 reads at boot: kernel command line, modaliases, DHCP, network plan.
 //! - [`install`]: the entry point the CLI and PID 1 call: every step in order.
 //! - [`progress`]: terminal progress, events posted to the provisioner, the install log.
+//! - [`pid1`]: `kickstand-installer` as PID 1 of the installer initramfs.
 
 pub mod boot;
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod deploy;
 pub mod disk;
 pub mod hardware;
 pub mod install;
+pub mod pid1;
 pub mod progress;
 pub mod steps;
 pub mod storage;
