@@ -186,59 +186,6 @@ fn plain_autopart_bios() {
     );
 }
 
-/// Runs the storage step through the library (not the binary): the grammar does not accept
-/// `autopart --type=btrfs` yet (it follows RHEL 10's handler), the planner and the storage step
-/// do. Returns the fstab the step produced.
-fn install_btrfs_through_library(img: &Path) -> String {
-    use kickstand_installer::disk::loopdev::LoopDevice;
-    use kickstand_installer::hardware::{self, Firmware, Hardware, Roots};
-    use kickstand_installer::storage::request::{AutoKind, AutoPart, ClearKind, ClearPart};
-    use kickstand_installer::storage::{ImageFacts, StorageRequest, plan_request};
-    let request = StorageRequest {
-        zerombr: true,
-        clearpart: Some(ClearPart {
-            kind: ClearKind::All,
-            ..ClearPart::default()
-        }),
-        autopart: Some(AutoPart {
-            kind: AutoKind::Btrfs,
-            ..AutoPart::default()
-        }),
-        ..StorageRequest::default()
-    };
-    let dev = LoopDevice::attach(img).unwrap();
-    let disks = hardware::discover_only(&Roots::system(), std::slice::from_ref(&dev.name)).unwrap();
-    let hw = Hardware {
-        disks: disks.into_iter().filter(|d| d.name == dev.name).collect(),
-        firmware: Firmware::Uefi,
-        memory_bytes: 4 * GIB,
-    };
-    let plan = plan_request(&request, &hw, &ImageFacts::default()).unwrap();
-    let target = tempfile::tempdir().unwrap();
-    let prepared = kickstand_installer::steps::storage::run(
-        &plan,
-        &kickstand_installer::steps::storage::Options {
-            target: target.path().to_path_buf(),
-            mount_esp: false,
-        },
-    )
-    .unwrap();
-    let mounted = prepared.mounted();
-    assert_eq!(
-        mounted,
-        [
-            target.path().to_path_buf(),
-            target.path().join("boot"),
-            target.path().join("home")
-        ],
-        "parents are mounted before children; the ESP stays unmounted on the host"
-    );
-    let fstab = kickstand_installer::disk::fstab::render(&prepared.fstab());
-    drop(prepared);
-    drop(dev);
-    fstab
-}
-
 #[test]
 fn btrfs_autopart_uefi() {
     if !gate::root_test("btrfs_autopart_uefi") {
@@ -246,7 +193,14 @@ fn btrfs_autopart_uefi() {
     }
     let dir = tempfile::tempdir().unwrap();
     let img = image(dir.path(), "vda.raw", 8 * GIB);
-    let fstab = install_btrfs_through_library(&img);
+    let out = install(
+        dir.path(),
+        "zerombr\nclearpart --all\nautopart --type=btrfs\n",
+        "uefi",
+        &[(&img, "vda")],
+    );
+    assert!(out.status.success());
+    let fstab = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         fstab.contains("subvol=root") && fstab.contains("subvol=home"),
         "{fstab}"

@@ -137,10 +137,21 @@ pub fn run(args: &InstallArgs, reporter: Reporter) -> Result<()> {
     let summary = install::install(&opts)?;
     // The loop devices are detached when `host` drops, after the target was unmounted.
     drop(host);
-    if let Some((source, digest)) = &summary.image {
-        if summary.stopped_after.is_none() && !args.dry_run {
-            println!("Installed {source} ({digest}).");
-        }
+    if args.dry_run {
+        println!("Dry run: nothing was written.");
+        return Ok(());
+    }
+    if let Some(step) = summary.stopped_after {
+        println!(
+            "Stopped after the {} step, as asked (--stop-after {}).",
+            step.name(),
+            step.name()
+        );
+    } else if let Some((source, digest)) = &summary.image {
+        println!("Installed {source} ({digest}).");
+    }
+    if let Some(fstab) = &summary.fstab {
+        println!("/etc/fstab for the new system:\n{fstab}");
     }
     Ok(())
 }

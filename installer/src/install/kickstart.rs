@@ -51,7 +51,7 @@ impl KickstartSource {
 #[derive(Debug)]
 pub enum FirstParse {
     /// No errors.
-    Clean(Box<Kickstart>),
+    Clean(Kickstart),
     /// Errors, to be judged after `%pre` ran; the `%pre` scripts that parsed.
     NeedsPre(Kickstart),
 }
@@ -66,7 +66,7 @@ pub fn first_parse(source: &KickstartSource, reporter: &Reporter) -> Result<Firs
         .any(|s| s.kind == ScriptKind::Pre);
     if !parsed.has_errors() {
         warn_all(&parsed, reporter);
-        return Ok(FirstParse::Clean(Box::new(parsed.kickstart)));
+        return Ok(FirstParse::Clean(parsed.kickstart));
     }
     if has_pre {
         reporter.info(&format!(

@@ -89,6 +89,8 @@ pub struct Summary {
     /// The kickstart's `reboot`/`poweroff`/`halt` (`halt` when it has none): PID 1 does it,
     /// host mode ignores it.
     pub finish: FinishKind,
+    /// The new system's `/etc/fstab`, once the storage step ran.
+    pub fstab: Option<String>,
 }
 
 /// Runs the install described by `opts`. See the module documentation for the order and what
@@ -131,7 +133,7 @@ fn run(
     let r = &opts.reporter;
     let first = kickstart::first_parse(&opts.kickstart, r)?;
     let early = match &first {
-        kickstart::FirstParse::Clean(k) => k.as_ref(),
+        kickstart::FirstParse::Clean(k) => k,
         kickstart::FirstParse::NeedsPre(k) => k,
     };
     *ks_slot = Some(early.clone());
@@ -161,7 +163,7 @@ fn run(
         kickstart::final_parse(&opts.kickstart, r).context("parsing the kickstart after %pre")?
     } else {
         match first {
-            kickstart::FirstParse::Clean(k) => *k,
+            kickstart::FirstParse::Clean(k) => k,
             kickstart::FirstParse::NeedsPre(_) => kickstart::final_parse(&opts.kickstart, r)?,
         }
     };
@@ -196,14 +198,16 @@ fn run(
         .as_ref()
         .map(|i| (i.facts.source.clone(), i.facts.manifest_digest.clone()));
     let finish = ks.action.map(|a| a.kind).unwrap_or_default();
-    let summary = |stopped_after| Summary {
+    let mut fstab = None;
+    let summary = |stopped_after, fstab: &Option<String>| Summary {
         plan: plan.clone(),
         image: image_id.clone(),
         stopped_after,
         finish,
+        fstab: fstab.clone(),
     };
     if opts.dry_run {
-        return Ok(summary(None));
+        return Ok(summary(None, &fstab));
     }
 
     r.step("storage", "partitioning, formatting and mounting");
@@ -219,9 +223,9 @@ fn run(
         "storage prepared, mounted under {}",
         prepared.target.display()
     ));
+    fstab = Some(crate::disk::fstab::render(&prepared.fstab()));
     if stop_at_storage {
-        r.lines(&crate::disk::fstab::render(&prepared.fstab()));
-        return Ok(summary(Some(Step::Storage)));
+        return Ok(summary(Some(Step::Storage), &fstab));
     }
     let esp_node = esp_node(&prepared);
     let target_env = || script_env(Some(prepared.target.clone()), esp_node.clone());
@@ -243,13 +247,13 @@ fn run(
         found.kernel.version, found.loader, hw.firmware
     ));
     if opts.stop_after == Some(Step::Image) {
-        return Ok(summary(Some(Step::Image)));
+        return Ok(summary(Some(Step::Image), &fstab));
     }
 
     r.step("configure", "users, keys, locale, network");
     steps::configure::run(&root, &settings, r)?;
     if opts.stop_after == Some(Step::Configure) {
-        return Ok(summary(Some(Step::Configure)));
+        return Ok(summary(Some(Step::Configure), &fstab));
     }
 
     r.step(
@@ -258,7 +262,7 @@ fn run(
     );
     steps::bootloader::run(&root, &prepared, &found, &settings.append, r)?;
     if opts.stop_after == Some(Step::Bootloader) {
-        return Ok(summary(Some(Step::Bootloader)));
+        return Ok(summary(Some(Step::Bootloader), &fstab));
     }
 
     if ks.scripts.iter().any(|s| s.kind == ScriptKind::Post) {
@@ -268,7 +272,7 @@ fn run(
     r.step("finish", "saving the install log");
     steps::finish::run(&root, &ks, r)?;
     drop(prepared);
-    Ok(summary(None))
+    Ok(summary(None, &fstab))
 }
 
 /// The ESP's partition node, if the plan has one.

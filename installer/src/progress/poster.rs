@@ -42,7 +42,9 @@ enum Msg {
 #[derive(Debug)]
 pub struct Poster {
     tx: Sender<Msg>,
-    thread: Option<JoinHandle<()>>,
+    /// Not joined: the thread ends when the channel closes, and a hung server must not hold
+    /// the installer (every flush is bounded).
+    _thread: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Msg {
@@ -64,7 +66,7 @@ impl Poster {
             .expect("spawning the event poster thread");
         Poster {
             tx,
-            thread: Some(thread),
+            _thread: thread,
         }
     }
 
@@ -86,9 +88,6 @@ impl Poster {
 impl Drop for Poster {
     fn drop(&mut self) {
         self.flush();
-        // The thread ends when the channel closes; it is not joined so a hung server cannot
-        // hold the installer (the flush above was bounded).
-        drop(self.thread.take());
     }
 }
 
