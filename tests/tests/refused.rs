@@ -72,7 +72,7 @@ fn an_image_without_a_kernel_is_refused_before_the_boot_loader() {
         ],
         &[],
     );
-    let disk = disk_file(dir, "disk.raw", 2 * GIB);
+    let disk = disk_file(dir, "disk.raw", 4 * GIB);
     let out = install(dir, &ks(&layout), &disk, &["--firmware", "uefi"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -360,7 +360,7 @@ mod tests {
             "# Written by kickstand-installer from the eth1 configuration.\nnameserver 192.168.1.53\n"
         );
         // No interface in ip=: BOOTIF or the first with carrier.
-        let NetPlan::Static(c) = plan_for("ip=10.1.1.5::10.9.9.9:16::::none").unwrap() else {
+        let NetPlan::Static(c) = plan_for("ip=10.1.1.5::10.9.9.9:16:::none").unwrap() else {
             panic!()
         };
         assert_eq!(c.interface, "eth2");
