@@ -296,6 +296,11 @@ enum Reply {
 /// already `timeout`); anything else the client sends is ignored.
 fn wait(socket: &UdpSocket, timeout: Duration, buf: &mut [u8]) -> io::Result<Reply> {
     let deadline = Instant::now() + timeout;
+    let gone = || Reply::Error(0, "the client's port is closed".into());
+    // Linux reports a pending ICMP port unreachable before datagrams already queued: a client
+    // that sent its final ACK and closed while a retransmission was in flight looks gone
+    // although its ACK is waiting. So the error only counts when nothing follows it.
+    let mut refused = false;
     loop {
         let n = match socket.recv(buf) {
             Ok(n) => n,
@@ -305,11 +310,15 @@ fn wait(socket: &UdpSocket, timeout: Duration, buf: &mut [u8]) -> io::Result<Rep
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                return Ok(Reply::Timeout);
+                return Ok(if refused { gone() } else { Reply::Timeout });
             }
-            // An ICMP port unreachable from an earlier send: the client is gone.
+            // An ICMP port unreachable from an earlier send: the client may be gone.
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                return Ok(Reply::Error(0, "the client's port is closed".into()));
+                if refused || Instant::now() >= deadline {
+                    return Ok(gone());
+                }
+                refused = true;
+                continue;
             }
             Err(e) => return Err(e),
         };
