@@ -91,3 +91,103 @@ fn bad_disk_name_leaves_the_disk_untouched_and_shows_the_error() {
         get.headers
     );
 }
+
+/// The whole path: PID 1 gets on the network, fetches the kickstart, installs the tiny image
+/// from the local registry onto a blank disk, posts its events and powers off; the disk then
+/// boots under OVMF to the tiny OS's `KICKSTAND-BOOTED` line.
+fn install_and_boot(name: &str, bus: qemu_harness::DiskBus, disk_name: &str) {
+    let files = VmFiles::new(name);
+    let image = qemu_harness::images::tiny::tiny().expect("the tiny image (cargo xtask assets)");
+    let registry = qemu_harness::registry::LocalRegistry::start().unwrap();
+    registry
+        .push_layout(
+            &image.layout,
+            qemu_harness::images::tiny::TAG,
+            "tiny",
+            "latest",
+        )
+        .unwrap();
+    let ks = format!(
+        "ignoredisk --only-use={disk_name}\n\
+         clearpart --all --initlabel\n\
+         autopart --fstype=ext4\n\
+         ostreecontainer --url={}/tiny:latest --no-signature-verification\n\
+         network --hostname=pid1-{name}\n\
+         rootpw --plaintext kickstand\n\
+         poweroff\n",
+        common::GUEST_REGISTRY
+    );
+    let server = HttpServer::start(&[("/ks.cfg", ks.into_bytes())]);
+    let disk = files.dir.path().join("disk.raw");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(4 << 30)
+        .unwrap();
+    let mut vm = common::boot_installer_with_registry(
+        &files,
+        name,
+        &server,
+        Some(registry.addr().port()),
+        &format!(
+            "inst.ks=http://{http}/ks.cfg kickstand.server=http://{http} \
+             kickstand.insecure_registry={reg}",
+            http = common::GUEST_HTTP,
+            reg = common::GUEST_REGISTRY
+        ),
+        &[qemu_harness::Disk::new(&disk).bus(bus)],
+    );
+    let mut times = Milestones::default();
+    times.wait(&mut vm, "kickstart-fetched", Duration::from_secs(240));
+    times.wait(&mut vm, "install-done", Duration::from_secs(600));
+    vm.wait_for_exit(Duration::from_secs(60))
+        .expect("the installer powers the machine off");
+    drop(vm);
+    times.print(name);
+
+    let events: Vec<String> = server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    let all = events.join("");
+    assert!(all.contains("\"event\":\"started\""), "{all}");
+    assert!(all.contains("\"event\":\"done\""), "{all}");
+
+    let mut boot = qemu_harness::VmBuilder::new(format!("{name}-boot"))
+        .workdir(files.dir.path())
+        .firmware(qemu_harness::Firmware::Uefi)
+        .memory_mib(1024)
+        .disk(qemu_harness::Disk::new(&disk).bus(bus).bootindex(1))
+        .no_reboot()
+        .start()
+        .unwrap();
+    let line = boot
+        .wait_for_line(qemu_harness::images::tiny::BOOTED, Duration::from_secs(240))
+        .unwrap();
+    assert!(line.contains(&format!("pid1-{name}")), "{line}");
+}
+
+#[test]
+#[ignore = "not yet passing: the last run stopped at the ESP (mtools lacked glibc gconv modules in the initramfs; added, not re-run)"]
+fn installs_the_tiny_image_onto_a_virtio_disk_and_it_boots() {
+    if !qemu_harness::gate::vm_test(
+        "installs_the_tiny_image_onto_a_virtio_disk_and_it_boots",
+        true,
+    ) {
+        return;
+    }
+    install_and_boot("pid1-virtio", qemu_harness::DiskBus::VirtioBlk, "vda");
+}
+
+#[test]
+#[ignore = "not yet passing: the last run stopped at the ESP (mtools lacked glibc gconv modules in the initramfs; added, not re-run)"]
+fn installs_the_tiny_image_onto_an_nvme_disk_and_it_boots() {
+    if !qemu_harness::gate::vm_test(
+        "installs_the_tiny_image_onto_an_nvme_disk_and_it_boots",
+        true,
+    ) {
+        return;
+    }
+    install_and_boot("pid1-nvme", qemu_harness::DiskBus::Nvme, "nvme0n1");
+}
