@@ -76,6 +76,18 @@ pub const DEFAULT_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 const TOOL_DATA: &[(&str, &[&str])] = &[
     ("mkfs.ext4", &["/etc/mke2fs.conf"]),
     ("mke2fs", &["/etc/mke2fs.conf"]),
+    // mtools converts FAT names through iconv (codepage 850): glibc dlopens these.
+    ("mmd", MTOOLS_GCONV),
+    ("mcopy", MTOOLS_GCONV),
+    ("mdir", MTOOLS_GCONV),
+];
+
+const MTOOLS_GCONV: &[&str] = &[
+    "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache",
+    "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules",
+    "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules.d/gconv-modules-extra.conf",
+    "/usr/lib/x86_64-linux-gnu/gconv/IBM850.so",
+    "/usr/lib/x86_64-linux-gnu/gconv/IBM437.so",
 ];
 
 impl Spec {

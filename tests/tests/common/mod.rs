@@ -1,0 +1,294 @@
+//! Shared pieces of the PID 1 VM tests: the binaries, the initramfs (built once per test
+//! process by the real `kickstand initramfs build`), a small HTTP server on loopback that
+//! records what the installer asked and posted, and the VM with its user-mode network.
+
+#![allow(dead_code)]
+
+use qemu_harness::{Disk, Firmware, Vm, VmBuilder};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// Where the guest reaches the test's HTTP server (a `guestfwd` rule of QEMU's user-mode
+/// network; connections go to this host's loopback, nothing else is reachable).
+pub const GUEST_HTTP: &str = "10.0.2.100:80";
+/// Where the guest reaches the test registry.
+pub const GUEST_REGISTRY: &str = "10.0.2.100:5000";
+/// The VM's MAC address.
+pub const GUEST_MAC: &str = "52:54:00:4b:53:01";
+
+/// A test's temporary directory (kept when the test fails, for the console logs).
+pub struct VmFiles {
+    pub dir: tempfile::TempDir,
+}
+
+impl VmFiles {
+    pub fn new(name: &str) -> Self {
+        VmFiles {
+            dir: tempfile::Builder::new()
+                .prefix(&format!("{name}-"))
+                .tempdir()
+                .unwrap(),
+        }
+    }
+}
+
+/// The release binaries of the suite (`KICKSTAND_BIN_DIR`), else the ones beside this test's
+/// profile directory, built first when missing.
+pub fn binary(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("KICKSTAND_BIN_DIR") {
+        let p = PathBuf::from(dir).join(name);
+        assert!(
+            p.is_file(),
+            "{} is missing from KICKSTAND_BIN_DIR",
+            p.display()
+        );
+        return p;
+    }
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test> → target/<profile>
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let p = profile_dir.join(name);
+    if !p.is_file() {
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args([
+            "build",
+            "-p",
+            "kickstand-installer",
+            "-p",
+            "kickstand-provisioner",
+            "--bins",
+        ]);
+        if release {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo build");
+        assert!(status.success(), "cargo build of the binaries failed");
+    }
+    p
+}
+
+/// The Debian kernel and the installer initramfs for it, built once per test process.
+pub fn kernel_and_initramfs() -> &'static (qemu_harness::Kernel, PathBuf) {
+    static BUILT: OnceLock<(qemu_harness::Kernel, PathBuf)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let kernel = qemu_harness::debian_kernel().expect("the Debian kernel (cargo xtask assets)");
+        let dir =
+            std::env::temp_dir().join(format!("kickstand-pid1-initrd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("initrd.img");
+        let started = std::time::Instant::now();
+        let result = Command::new(binary("kickstand"))
+            .args(["initramfs", "build", "--output"])
+            .arg(&out)
+            .arg("--kernel-modules")
+            .arg(&kernel.modules_dir)
+            .arg("--kernel")
+            .arg(&kernel.vmlinuz)
+            .arg("--installer")
+            .arg(binary("kickstand-installer"))
+            .output()
+            .unwrap();
+        assert!(
+            result.status.success(),
+            "kickstand initramfs build failed:\n{}{}",
+            String::from_utf8_lossy(&result.stdout),
+            String::from_utf8_lossy(&result.stderr)
+        );
+        eprintln!(
+            "built the installer initramfs ({} bytes) in {:.1}s",
+            std::fs::metadata(&out).unwrap().len(),
+            started.elapsed().as_secs_f64()
+        );
+        (kernel, out)
+    })
+}
+
+/// One request the server saw.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A minimal HTTP/1.1 server on 127.0.0.1 serving fixed files and recording every request
+/// (GETs for the kickstart, POSTs of install events).
+pub struct HttpServer {
+    pub port: u16,
+    requests: Arc<Mutex<Vec<Request>>>,
+}
+
+impl HttpServer {
+    pub fn start(files: &[(&str, Vec<u8>)]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let files: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .map(|(p, b)| (p.to_string(), b.clone()))
+            .collect();
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let files = files.clone();
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &files, &seen);
+                });
+            }
+        });
+        HttpServer { port, requests }
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn serve(
+    mut stream: TcpStream,
+    files: &[(String, Vec<u8>)],
+    seen: &Mutex<Vec<Request>>,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or("").to_string();
+        let path = parts.next().unwrap_or("").to_string();
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h)?;
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.push((k.trim().to_string(), v.trim().to_string()));
+            }
+        }
+        let length: usize = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body)?;
+        let found = files
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(_, b)| b.clone());
+        seen.lock().unwrap().push(Request {
+            method: method.clone(),
+            path,
+            headers,
+            body,
+        });
+        let (status, body) = match (method.as_str(), found) {
+            ("GET", Some(b)) => ("200 OK", b),
+            ("POST", _) => ("200 OK", Vec::new()),
+            _ => ("404 Not Found", b"not found\n".to_vec()),
+        };
+        write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n",
+            body.len()
+        )?;
+        stream.write_all(&body)?;
+        stream.flush()?;
+    }
+}
+
+/// Boots the installer initramfs under OVMF with `disks`, one virtio NIC on user-mode
+/// networking whose only reachable addresses are [`GUEST_HTTP`] (→ `server`) and, when
+/// `registry_port` is given, [`GUEST_REGISTRY`].
+pub fn boot_installer_with_registry(
+    files: &VmFiles,
+    name: &str,
+    server: &HttpServer,
+    registry_port: Option<u16>,
+    cmdline: &str,
+    disks: &[Disk],
+) -> Vm {
+    let (kernel, initrd) = kernel_and_initramfs();
+    let fwd = |guest: &str, port: u16| {
+        let (ip, gport) = guest.split_once(':').unwrap();
+        format!(
+            ",guestfwd=tcp:{ip}:{gport}-cmd:{} nc 127.0.0.1 {port}",
+            qemu_harness::images::BUSYBOX
+        )
+    };
+    let mut netdev = format!("user,id=n0,restrict=on{}", fwd(GUEST_HTTP, server.port));
+    if let Some(p) = registry_port {
+        netdev.push_str(&fwd(GUEST_REGISTRY, p));
+    }
+    let mut b = VmBuilder::new(name)
+        .workdir(files.dir.path())
+        .firmware(Firmware::Uefi)
+        .memory_mib(1536)
+        .kernel(&kernel.vmlinuz)
+        .initrd(initrd)
+        .append(format!("console=ttyS0,115200 panic=-1 {cmdline}"))
+        .no_reboot()
+        .arg("-netdev")
+        .arg(netdev)
+        .arg("-device")
+        .arg(format!("virtio-net-pci,netdev=n0,mac={GUEST_MAC},romfile="));
+    for d in disks {
+        b = b.disk(d.clone());
+    }
+    let vm = b.start().unwrap();
+    eprintln!("started {}: {}", vm.name(), vm.command_line());
+    vm
+}
+
+/// [`boot_installer_with_registry`] without a registry.
+pub fn boot_installer(
+    files: &VmFiles,
+    name: &str,
+    server: &HttpServer,
+    cmdline: &str,
+    disks: &[Disk],
+) -> Vm {
+    boot_installer_with_registry(files, name, server, None, cmdline, disks)
+}
+
+/// The installer's `KICKSTAND-MILESTONE NAME SECONDS` lines: seconds since the kernel started.
+#[derive(Debug, Default)]
+pub struct Milestones(pub Vec<(String, f64)>);
+
+impl Milestones {
+    /// Waits for milestone `name` and records its time.
+    pub fn wait(&mut self, vm: &mut Vm, name: &str, timeout: Duration) -> f64 {
+        let line = vm
+            .wait_for_line(&format!("KICKSTAND-MILESTONE {name} "), timeout)
+            .unwrap();
+        let secs: f64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|s| s.trim().trim_end_matches('s').parse().ok())
+            .unwrap_or_else(|| panic!("no time in {line:?}"));
+        self.0.push((name.to_string(), secs));
+        secs
+    }
+
+    /// Prints the benchmark line.
+    pub fn print(&self, what: &str) {
+        let parts: Vec<String> = self.0.iter().map(|(n, s)| format!("{n} {s:.1}s")).collect();
+        eprintln!(
+            "BENCH pid1 {what}: kernel start → {} (guest uptime, TCG)",
+            parts.join(" → ")
+        );
+    }
+}
