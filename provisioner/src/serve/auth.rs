@@ -138,7 +138,8 @@ pub fn events(
     let only_logs = events.iter().all(|e| matches!(e, Event::Log { .. }));
     // Log lines may trail the final event; nothing else changes a machine that is not
     // installing (a stray `done` must not mark a machine installed).
-    if !installing && !(only_logs && matches!(status, Status::Installed | Status::Failed)) {
+    let trailing_logs = only_logs && matches!(status, Status::Installed | Status::Failed);
+    if !(installing || trailing_logs) {
         return Err(refused(
             409,
             format!(
