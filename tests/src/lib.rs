@@ -11,29 +11,61 @@ use std::process::{Command, Output};
 use kickstand_oci::oci_spec::image::ConfigBuilder;
 use kickstand_oci::{Compression, ImageSpec, LayoutWriter, Meta};
 
-/// A release binary from `KICKSTAND_BIN_DIR` (set by `cargo xtask test`), or else the debug
-/// binary of this workspace, built now with cargo.
-pub fn binary(package: &str, name: &str) -> PathBuf {
+/// A Kickstand binary (`kickstand`, `kickstand-installer`): from `KICKSTAND_BIN_DIR` (set by
+/// `cargo xtask test` to the one release build), else the one beside the running test in its
+/// profile directory (`target/<profile>/`), built first with cargo when missing.
+pub fn bin(name: &str) -> PathBuf {
     if let Some(dir) = std::env::var_os("KICKSTAND_BIN_DIR") {
-        return Path::new(&dir).join(name);
+        let p = PathBuf::from(dir).join(name);
+        assert!(
+            p.is_file(),
+            "{} is missing from KICKSTAND_BIN_DIR (run `cargo build --release --bins`)",
+            p.display()
+        );
+        return p;
     }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "-p", package, "--bin", name])
-        .current_dir(workspace)
-        .status()
-        .expect("running cargo build");
-    assert!(status.success(), "cargo build -p {package} failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"));
-    target.join("debug").join(name)
+    let exe = std::env::current_exe().expect("the test's own path");
+    // target/<profile>/deps/<test> → target/<profile>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps")
+        .to_path_buf();
+    let p = profile_dir.join(name);
+    if !p.is_file() {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args([
+            "build",
+            "-p",
+            "kickstand-installer",
+            "-p",
+            "kickstand-provisioner",
+            "--bins",
+        ])
+        .current_dir(workspace_root());
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo build");
+        assert!(
+            status.success() && p.is_file(),
+            "cargo build of {name} failed"
+        );
+    }
+    p
+}
+
+/// The workspace root (this crate sits one level below it).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// `kickstand-installer`.
 pub fn installer() -> PathBuf {
-    binary("kickstand-installer", "kickstand-installer")
+    bin("kickstand-installer")
 }
 
 /// A sparse disk image file of `size` bytes.
@@ -207,44 +239,4 @@ impl Drop for MountedPartition {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(self.dir.path()).status();
     }
-/// The workspace root (this crate sits one level below it).
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
-}
-
-/// A release binary of the workspace: from `KICKSTAND_BIN_DIR` (set by `cargo xtask test`),
-/// else `target/release` when it is there, else built now with `cargo build --release`.
-///
-/// Panics with the build's output when it cannot be built.
-pub fn release_bin(name: &str, package: &str) -> PathBuf {
-    if let Some(dir) = std::env::var_os("KICKSTAND_BIN_DIR") {
-        let p = PathBuf::from(dir).join(name);
-        assert!(
-            p.is_file(),
-            "KICKSTAND_BIN_DIR is set but {} does not exist (run `cargo build --release -p {package}`)",
-            p.display()
-        );
-        return p;
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let p = target.join("release").join(name);
-    if !p.is_file() {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .args(["build", "--release", "-p", package, "--bin", name])
-            .current_dir(workspace_root())
-            .output()
-            .unwrap_or_else(|e| panic!("running cargo build for {name}: {e}"));
-        assert!(
-            out.status.success() && p.is_file(),
-            "cargo build --release -p {package} --bin {name} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    p
 }

@@ -56,9 +56,7 @@ impl LabKickstand {
         }
         let path = dir.join("kickstand.toml");
         std::fs::write(&path, config).unwrap();
-        let mut cmd = host
-            .command(crate::release_bin("kickstand", "kickstand-provisioner"))
-            .unwrap();
+        let mut cmd = host.command(crate::bin("kickstand")).unwrap();
         cmd.arg("serve")
             .arg("--config")
             .arg(&path)

@@ -7,7 +7,7 @@
 use qemu_harness::{Disk, Firmware, Vm, VmBuilder};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -36,41 +36,7 @@ impl VmFiles {
     }
 }
 
-/// The release binaries of the suite (`KICKSTAND_BIN_DIR`), else the ones beside this test's
-/// profile directory, built first when missing.
-pub fn binary(name: &str) -> PathBuf {
-    if let Some(dir) = std::env::var_os("KICKSTAND_BIN_DIR") {
-        let p = PathBuf::from(dir).join(name);
-        assert!(
-            p.is_file(),
-            "{} is missing from KICKSTAND_BIN_DIR",
-            p.display()
-        );
-        return p;
-    }
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<test> → target/<profile>
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let p = profile_dir.join(name);
-    if !p.is_file() {
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args([
-            "build",
-            "-p",
-            "kickstand-installer",
-            "-p",
-            "kickstand-provisioner",
-            "--bins",
-        ]);
-        if release {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("running cargo build");
-        assert!(status.success(), "cargo build of the binaries failed");
-    }
-    p
-}
+use kickstand_tests::bin;
 
 /// The Debian kernel and the installer initramfs for it, built once per test process.
 pub fn kernel_and_initramfs() -> &'static (qemu_harness::Kernel, PathBuf) {
@@ -82,7 +48,7 @@ pub fn kernel_and_initramfs() -> &'static (qemu_harness::Kernel, PathBuf) {
         std::fs::create_dir_all(&dir).unwrap();
         let out = dir.join("initrd.img");
         let started = std::time::Instant::now();
-        let result = Command::new(binary("kickstand"))
+        let result = Command::new(bin("kickstand"))
             .args(["initramfs", "build", "--output"])
             .arg(&out)
             .arg("--kernel-modules")
@@ -90,7 +56,7 @@ pub fn kernel_and_initramfs() -> &'static (qemu_harness::Kernel, PathBuf) {
             .arg("--kernel")
             .arg(&kernel.vmlinuz)
             .arg("--installer")
-            .arg(binary("kickstand-installer"))
+            .arg(bin("kickstand-installer"))
             .output()
             .unwrap();
         assert!(
