@@ -162,6 +162,7 @@ fn install_and_boot(name: &str, bus: qemu_harness::DiskBus, disk_name: &str) {
         .no_reboot()
         .start()
         .unwrap();
+    // On the serial console: the installer's `console=` carried over to the installed system.
     let line = boot
         .wait_for_line(qemu_harness::images::tiny::BOOTED, Duration::from_secs(240))
         .unwrap();
@@ -169,7 +170,6 @@ fn install_and_boot(name: &str, bus: qemu_harness::DiskBus, disk_name: &str) {
 }
 
 #[test]
-#[ignore = "not yet passing: the last run stopped at the ESP (mtools lacked glibc gconv modules in the initramfs; added, not re-run)"]
 fn installs_the_tiny_image_onto_a_virtio_disk_and_it_boots() {
     if !qemu_harness::gate::vm_test(
         "installs_the_tiny_image_onto_a_virtio_disk_and_it_boots",
@@ -181,7 +181,6 @@ fn installs_the_tiny_image_onto_a_virtio_disk_and_it_boots() {
 }
 
 #[test]
-#[ignore = "not yet passing: the last run stopped at the ESP (mtools lacked glibc gconv modules in the initramfs; added, not re-run)"]
 fn installs_the_tiny_image_onto_an_nvme_disk_and_it_boots() {
     if !qemu_harness::gate::vm_test(
         "installs_the_tiny_image_onto_an_nvme_disk_and_it_boots",

@@ -133,6 +133,7 @@ pub fn run(args: &InstallArgs, reporter: Reporter) -> Result<()> {
         stop_after: args.stop_after,
         dry_run: args.dry_run,
         reporter,
+        inherited_args: Vec::new(),
     };
     let summary = install::install(&opts)?;
     // The loop devices are detached when `host` drops, after the target was unmounted.

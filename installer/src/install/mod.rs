@@ -74,6 +74,10 @@ pub struct InstallOptions {
     pub dry_run: bool,
     /// Progress on the terminal, events to the provisioner, and the install log.
     pub reporter: Reporter,
+    /// Kernel arguments the installed system inherits from the installer's own command line
+    /// (PID 1: its `console=`s, so a machine installed over a serial console keeps it, as
+    /// Anaconda does). Dropped when the kickstart's `bootloader --append` names a console.
+    pub inherited_args: Vec<String>,
 }
 
 /// What an install did.
@@ -260,7 +264,8 @@ fn run(
         "bootloader",
         &format!("installing the boot loader ({})", hw.firmware),
     );
-    steps::bootloader::run(&root, &prepared, &found, &settings.append, r)?;
+    let append = kernel_args(&opts.inherited_args, &settings.append);
+    steps::bootloader::run(&root, &prepared, &found, &append, r)?;
     if opts.stop_after == Some(Step::Bootloader) {
         return Ok(summary(Some(Step::Bootloader), &fstab));
     }
@@ -283,4 +288,39 @@ fn esp_node(prepared: &steps::storage::Prepared) -> Option<PathBuf> {
         .into_iter()
         .find(|m| m.mount == "/boot/efi")?;
     prepared.node(&m.disk, m.number).map(PathBuf::from)
+}
+
+/// The installed system's extra kernel arguments: the inherited ones, then the kickstart's;
+/// a kickstart that sets `console=` decides the consoles alone.
+fn kernel_args(inherited: &[String], kickstart: &[String]) -> Vec<String> {
+    let sets_console = kickstart.iter().any(|a| a.starts_with("console="));
+    inherited
+        .iter()
+        .filter(|a| !(sets_console && a.starts_with("console=")))
+        .chain(kickstart)
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kernel_args;
+
+    fn v(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_installer_console_carries_over_unless_the_kickstart_names_one() {
+        let inherited = v(&["console=tty0", "console=ttyS0,115200"]);
+        assert_eq!(
+            kernel_args(&inherited, &v(&["quiet"])),
+            v(&["console=tty0", "console=ttyS0,115200", "quiet"])
+        );
+        assert_eq!(
+            kernel_args(&inherited, &v(&["console=ttyS1", "quiet"])),
+            v(&["console=ttyS1", "quiet"])
+        );
+        assert_eq!(kernel_args(&[], &v(&["quiet"])), v(&["quiet"]));
+    }
 }

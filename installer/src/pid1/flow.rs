@@ -168,6 +168,11 @@ fn fetch_and_install(
         stop_after: None,
         dry_run: false,
         reporter: reporter.clone(),
+        inherited_args: opts
+            .consoles
+            .iter()
+            .map(|c| format!("console={c}"))
+            .collect(),
     };
     let summary = install::install(&options)?;
     log::milestone("install-done");
