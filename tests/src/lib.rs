@@ -2,11 +2,13 @@
 //! binaries under test, host-mode installs onto disk image files, small OCI images made for
 //! one test, and reading an installed disk back.
 
+pub mod netinstall;
 pub mod serve;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use kickstand_oci::oci_spec::image::ConfigBuilder;
 use kickstand_oci::{Compression, ImageSpec, LayoutWriter, Meta};
@@ -66,6 +68,41 @@ pub fn workspace_root() -> PathBuf {
 /// `kickstand-installer`.
 pub fn installer() -> PathBuf {
     bin("kickstand-installer")
+}
+
+/// The Debian kernel and the installer initramfs for it, built once per test process.
+pub fn kernel_and_initramfs() -> &'static (qemu_harness::Kernel, PathBuf) {
+    static BUILT: OnceLock<(qemu_harness::Kernel, PathBuf)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let kernel = qemu_harness::debian_kernel().expect("the Debian kernel (cargo xtask assets)");
+        let dir = std::env::temp_dir().join(format!("kickstand-initrd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("initrd.img");
+        let started = std::time::Instant::now();
+        let result = Command::new(bin("kickstand"))
+            .args(["initramfs", "build", "--output"])
+            .arg(&out)
+            .arg("--kernel-modules")
+            .arg(&kernel.modules_dir)
+            .arg("--kernel")
+            .arg(&kernel.vmlinuz)
+            .arg("--installer")
+            .arg(bin("kickstand-installer"))
+            .output()
+            .unwrap();
+        assert!(
+            result.status.success(),
+            "kickstand initramfs build failed:\n{}{}",
+            String::from_utf8_lossy(&result.stdout),
+            String::from_utf8_lossy(&result.stderr)
+        );
+        eprintln!(
+            "built the installer initramfs ({} bytes) in {:.1}s",
+            std::fs::metadata(&out).unwrap().len(),
+            started.elapsed().as_secs_f64()
+        );
+        (kernel, out)
+    })
 }
 
 /// A sparse disk image file of `size` bytes.

@@ -37,11 +37,10 @@ impl LabKickstand {
     /// accepts HTTP connections.
     pub fn start(host: &Host, dir: &Path, profile: &Profile, machines: &[Machine]) -> LabKickstand {
         let addr = host.address();
-        let base = format!("http://{addr}:{HTTP_PORT}");
         std::fs::write(dir.join("smoke.ks"), "reboot\n").unwrap();
         let mut config = format!(
             "[server]\nlisten = \"{addr}\"\nhttp_port = {HTTP_PORT}\ntftp_port = 69\n\
-             public_url = \"{base}\"\nstate_dir = \"state\"\n\n\
+             public_url = \"http://{addr}:{HTTP_PORT}\"\nstate_dir = \"state\"\n\n\
              [dhcp]\nmode = \"off\"\n\n\
              [profiles.smoke]\nkernel = {:?}\ninitramfs = {:?}\nkickstart = \"smoke.ks\"\ncmdline = {:?}\n",
             profile.kernel.display().to_string(),
@@ -54,6 +53,13 @@ impl LabKickstand {
                 m.mac, m.hostname
             ));
         }
+        LabKickstand::with_config(host, dir, &config)
+    }
+
+    /// Writes `config` as `kickstand.toml` into `dir` and starts the server with it on `host`;
+    /// returns once it accepts HTTP connections on [`HTTP_PORT`].
+    pub fn with_config(host: &Host, dir: &Path, config: &str) -> LabKickstand {
+        let base = format!("http://{}:{HTTP_PORT}", host.address());
         let path = dir.join("kickstand.toml");
         std::fs::write(&path, config).unwrap();
         let mut cmd = host.command(crate::bin("kickstand")).unwrap();

@@ -4,6 +4,7 @@
 //! a command needs are installed first (as root), or the exact `apt-get` line is printed.
 
 mod assets;
+mod demo;
 mod differential;
 mod packages;
 mod run;
@@ -25,7 +26,11 @@ enum Command {
     /// Nothing is skipped: a missing QEMU, OVMF or root is a failure.
     Test(test::TestArgs),
     /// PXE-boot a QEMU machine from the provisioner, install it and boot the installed OS.
-    Demo,
+    ///
+    /// A UEFI VM with a blank disk network-boots from `kickstand serve` (its own DHCP, TFTP,
+    /// HTTP and registry) in a private network namespace, installs the tiny test image with
+    /// its progress shown live, and reboots into the installed system. Needs root.
+    Demo(demo::DemoArgs),
     /// Install the Debian packages the tests and the demo need (apt-get, as root).
     Packages,
     /// Run the benchmarks (criterion benches of every crate; peers run in the same bench).
@@ -46,10 +51,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Test(args) => test::run(&args),
-        Command::Demo => Err(anyhow::anyhow!(
-            "the demo is not built yet: it needs the provisioner's DHCP and the installer \
-             initramfs (issues 6-8); `cargo xtask test` runs what exists today"
-        )),
+        Command::Demo(args) => demo::run(&args),
         Command::Packages => packages::ensure(packages::ALL),
         Command::Bench { args } => packages::ensure(packages::ALL).and_then(|()| {
             run::status(

@@ -39,6 +39,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("xz-utils", "/usr/bin/xz"),
     ("python3-venv", "/usr/share/doc/python3-venv/copyright"),
     ("openssh-client", "/usr/bin/ssh"),
+    ("socat", "/usr/bin/socat"),
     ("util-linux", "/usr/sbin/losetup"),
     ("kmod", "/usr/sbin/depmod"),
     ("ca-certificates", "/etc/ssl/certs/ca-certificates.crt"),
@@ -70,7 +71,7 @@ pub fn ensure(wanted: &[(&str, &str)]) -> Result<()> {
         "apt-get install -y --no-install-recommends --allow-downgrades {}",
         missing.join(" ")
     );
-    if !nix_is_root() {
+    if !is_root() {
         bail!("missing Debian packages; as root run:\n    apt-get update && {line}");
     }
     eprintln!("xtask: installing Debian packages: {}", missing.join(" "));
@@ -112,7 +113,8 @@ pub fn ensure(wanted: &[(&str, &str)]) -> Result<()> {
     result.with_context(|| format!("installing packages (the command was: {line})"))
 }
 
-fn nix_is_root() -> bool {
+/// Whether xtask runs as root (effective uid 0).
+pub fn is_root() -> bool {
     // The effective uid is the second field of `Uid:`.
     std::fs::read_to_string("/proc/self/status")
         .ok()

@@ -27,6 +27,11 @@ struct Totals {
     ignored: u64,
 }
 
+/// The one release build: binaries and test targets together, so that with the tests'
+/// dev-dependencies in the feature set `cargo test --release` (and the demo) reuse every
+/// artifact.
+pub const RELEASE_BUILD: &[&str] = &["build", "--release", "--workspace", "--bins", "--tests"];
+
 pub fn run(args: &TestArgs) -> Result<()> {
     let start = Instant::now();
     let mut timings: Vec<(&str, Duration)> = Vec::new();
@@ -65,12 +70,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
         )
     })?;
     step("release build", &mut || {
-        status(
-            // Binaries and test targets in one build: with the tests' dev-dependencies in the
-            // feature set, `cargo test --release` below reuses every artifact.
-            cargo().args(["build", "--release", "--workspace", "--bins", "--tests"]),
-            "cargo build --release",
-        )
+        status(cargo().args(RELEASE_BUILD), "cargo build --release")
     })?;
 
     let report = vm_report_path()?;

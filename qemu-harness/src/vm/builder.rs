@@ -218,6 +218,7 @@ pub struct VmBuilder {
     append: Option<String>,
     fw_cfg: Vec<(String, String)>,
     no_reboot: bool,
+    console_socket: bool,
     extra: Vec<OsString>,
 }
 
@@ -240,6 +241,7 @@ impl VmBuilder {
             append: None,
             fw_cfg: Vec::new(),
             no_reboot: false,
+            console_socket: false,
             extra: Vec::new(),
         }
     }
@@ -317,6 +319,14 @@ impl VmBuilder {
         self
     }
 
+    /// Also offer the serial console on a Unix socket (`NAME.console.sock` in the work
+    /// directory, [`crate::Vm::console_socket`]) for a person to type into, e.g. with
+    /// `socat -,rawer UNIX-CONNECT:PATH`; the console log is written as before.
+    pub fn console_socket(mut self) -> Self {
+        self.console_socket = true;
+        self
+    }
+
     /// Further raw QEMU arguments.
     pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
         self.extra.push(arg.into());
@@ -376,10 +386,18 @@ impl VmBuilder {
         }
         a.push("-m").push(format!("{}M", self.memory_mib));
         a.push("-smp").push(self.cpus.to_string());
-        a.push("-chardev").push(format!(
-            "file,id=console,path={}",
-            super::escape(&files.console)
-        ));
+        if self.console_socket {
+            a.push("-chardev").push(format!(
+                "socket,id=console,path={},server=on,wait=off,logfile={}",
+                super::escape(&files.console_socket),
+                super::escape(&files.console)
+            ));
+        } else {
+            a.push("-chardev").push(format!(
+                "file,id=console,path={}",
+                super::escape(&files.console)
+            ));
+        }
         a.push("-serial").push("chardev:console");
         a.push("-chardev").push(format!(
             "file,id=fwlog,path={}",
@@ -531,6 +549,7 @@ fn default_mac(name: &str, index: usize) -> String {
 #[derive(Debug, Clone)]
 pub(super) struct VmFiles {
     pub console: PathBuf,
+    pub console_socket: PathBuf,
     pub firmware_log: PathBuf,
     pub qemu_log: PathBuf,
     pub ovmf_vars: Option<PathBuf>,
@@ -540,6 +559,7 @@ impl VmFiles {
     pub fn new(dir: &Path, name: &str, uefi: bool) -> Self {
         VmFiles {
             console: dir.join(format!("{name}.console.log")),
+            console_socket: dir.join(format!("{name}.console.sock")),
             firmware_log: dir.join(format!("{name}.firmware.log")),
             qemu_log: dir.join(format!("{name}.qemu.log")),
             ovmf_vars: uefi.then(|| dir.join(format!("{name}.OVMF_VARS.fd"))),

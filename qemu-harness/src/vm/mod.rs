@@ -40,6 +40,7 @@ pub struct Vm {
     console: Console,
     files: VmFiles,
     command_line: String,
+    echo: Option<String>,
     _own_dir: Option<tempfile::TempDir>,
     _slot: Slot,
 }
@@ -102,6 +103,7 @@ impl Vm {
             console: Console::new(files.console.clone()),
             files,
             command_line,
+            echo: None,
             _own_dir: own_dir,
             _slot: slot,
         })
@@ -122,6 +124,15 @@ impl Vm {
         self.console.path()
     }
 
+    /// The serial console's Unix socket, when the builder asked for one
+    /// ([`VmBuilder::console_socket`]).
+    pub fn console_socket(&self) -> Option<&Path> {
+        self.files
+            .console_socket
+            .exists()
+            .then_some(self.files.console_socket.as_path())
+    }
+
     /// The whole console so far, cleaned of escape sequences.
     pub fn console_text(&self) -> String {
         self.console.tail(usize::MAX)
@@ -130,6 +141,12 @@ impl Vm {
     /// QEMU's process id (also its process group).
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Prints every console line the waits read to stdout from now on, after `prefix` (a live
+    /// view of the machine, as `cargo xtask demo` shows it); `None` stops it.
+    pub fn echo(&mut self, prefix: Option<&str>) {
+        self.echo = prefix.map(str::to_owned);
     }
 
     /// Waits until a console line written after the previous match matches `pattern`, and
@@ -144,6 +161,9 @@ impl Vm {
         loop {
             let exited = self.poll_exit();
             while let Some(line) = self.console.next_line(exited.is_some()) {
+                if let Some(prefix) = &self.echo {
+                    println!("{prefix}{line}");
+                }
                 if re.is_match(&line) {
                     tracing::info!(vm = %self.name, %line, elapsed = ?start.elapsed(), "console matched");
                     return Ok(line);

@@ -7,9 +7,7 @@
 use qemu_harness::{Disk, Firmware, Vm, VmBuilder};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Where the guest reaches the test's HTTP server (a `guestfwd` rule of QEMU's user-mode
@@ -36,43 +34,7 @@ impl VmFiles {
     }
 }
 
-use kickstand_tests::bin;
-
-/// The Debian kernel and the installer initramfs for it, built once per test process.
-pub fn kernel_and_initramfs() -> &'static (qemu_harness::Kernel, PathBuf) {
-    static BUILT: OnceLock<(qemu_harness::Kernel, PathBuf)> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let kernel = qemu_harness::debian_kernel().expect("the Debian kernel (cargo xtask assets)");
-        let dir =
-            std::env::temp_dir().join(format!("kickstand-pid1-initrd-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = dir.join("initrd.img");
-        let started = std::time::Instant::now();
-        let result = Command::new(bin("kickstand"))
-            .args(["initramfs", "build", "--output"])
-            .arg(&out)
-            .arg("--kernel-modules")
-            .arg(&kernel.modules_dir)
-            .arg("--kernel")
-            .arg(&kernel.vmlinuz)
-            .arg("--installer")
-            .arg(bin("kickstand-installer"))
-            .output()
-            .unwrap();
-        assert!(
-            result.status.success(),
-            "kickstand initramfs build failed:\n{}{}",
-            String::from_utf8_lossy(&result.stdout),
-            String::from_utf8_lossy(&result.stderr)
-        );
-        eprintln!(
-            "built the installer initramfs ({} bytes) in {:.1}s",
-            std::fs::metadata(&out).unwrap().len(),
-            started.elapsed().as_secs_f64()
-        );
-        (kernel, out)
-    })
-}
+pub use kickstand_tests::kernel_and_initramfs;
 
 /// One request the server saw.
 #[derive(Debug, Clone)]

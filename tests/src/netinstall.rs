@@ -1,0 +1,343 @@
+//! The whole network install with nothing but Kickstand on the network: a NetLab host runs the
+//! release `kickstand serve` with its own DHCP (full mode), TFTP, HTTP and embedded registry; a
+//! bare VM with a blank disk powers on, network-boots, installs the tiny image with a rendered
+//! kickstart, reboots, is sent to its local disk by boot-once and reports `KICKSTAND-BOOTED`.
+//!
+//! The end-to-end tests (`tests/tests/netinstall.rs`) and `cargo xtask demo` (the
+//! `kickstand-demo` binary) are this one code path; the demo only adds the live console.
+
+use crate::serve::LabKickstand;
+use qemu_harness::images::tiny::{self, BootReport};
+use qemu_harness::{Disk, DiskBus, Firmware, Host, NetLab, Nic, OptionRom, Vm, VmBuilder};
+use std::fmt::Display;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The machine's MAC address (in the inventory).
+pub const MAC: &str = "52:54:00:6b:73:01";
+/// The host name the inventory gives it (the kickstart template renders it).
+pub const HOSTNAME: &str = "web-01";
+/// The user the kickstart creates, with the test's SSH key.
+pub const USER: &str = "admin";
+/// The provisioner's address in the lab.
+pub const SERVER: &str = "192.0.2.1";
+
+/// How the machine's firmware network-boots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Boot {
+    /// SeaBIOS with QEMU's iPXE option ROM: PXE, then the iPXE script over HTTP.
+    BiosPxe,
+    /// OVMF's own PXE (no option ROM): TFTP `snponly.efi`, then iPXE as on BIOS.
+    UefiPxe,
+    /// OVMF's HTTP Boot with PXE disabled: `snponly.efi` and everything else over HTTP.
+    UefiHttp,
+}
+
+impl Boot {
+    fn firmware(self) -> Firmware {
+        match self {
+            Boot::BiosPxe => Firmware::Bios,
+            Boot::UefiPxe | Boot::UefiHttp => Firmware::Uefi,
+        }
+    }
+}
+
+/// What the kickstart makes of the install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It installs and the machine boots the installed system.
+    Installs,
+    /// It names a disk the machine does not have: the install fails before touching the disk.
+    MissingDisk,
+}
+
+/// One run of the scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Names the VM and the lab (short, file-name safe).
+    pub name: String,
+    pub boot: Boot,
+    pub outcome: Outcome,
+    /// Print the machine's console as it happens (the demo).
+    pub live: bool,
+    /// Keep the installed system up with a shell on its console (`kickstand.noshutdown`
+    /// appended by the kickstart; the tiny OS otherwise powers off after its report), the
+    /// console offered on a Unix socket.
+    pub keep: bool,
+}
+
+/// Host-side times since power-on of each phase's end (TCG on a shared machine: compare only
+/// with other runs here).
+#[derive(Debug)]
+pub struct Phases {
+    start: Instant,
+    marks: Vec<(&'static str, Duration)>,
+}
+
+impl Phases {
+    fn new() -> Self {
+        Phases {
+            start: Instant::now(),
+            marks: Vec::new(),
+        }
+    }
+
+    fn mark(&mut self, name: &'static str, live: bool) {
+        let at = self.start.elapsed();
+        if live {
+            println!("==> {name} ({:.0}s since power-on)", at.as_secs_f64());
+        }
+        self.marks.push((name, at));
+    }
+
+    /// `PHASES what: DHCP + boot script 20.1s → kickstart fetched 41.0s → …`.
+    pub fn line(&self, what: &str) -> String {
+        let parts: Vec<String> = self
+            .marks
+            .iter()
+            .map(|(n, d)| format!("{n} {:.1}s", d.as_secs_f64()))
+            .collect();
+        format!(
+            "PHASES {what}: power-on → {} (host time, TCG)",
+            parts.join(" → ")
+        )
+    }
+}
+
+/// A finished run: the lab, the server and the VM stay up until it is dropped.
+#[derive(Debug)]
+pub struct Run {
+    pub phases: Phases,
+    /// The installed system's boot report ([`Outcome::Installs`]).
+    pub report: Option<BootReport>,
+    /// SHA256 fingerprint of the SSH key the kickstart gave [`USER`].
+    pub key_fingerprint: String,
+    /// `kickstand machines list` on the server after the run.
+    pub machines: String,
+    pub vm: Vm,
+    pub kickstand: LabKickstand,
+    pub server: Host,
+    pub dir: tempfile::TempDir,
+    // Dropped last: removing the lab's namespaces ends everything in them.
+    pub lab: NetLab,
+}
+
+type Result<T> = std::result::Result<T, String>;
+
+fn ctx<T, E: Display>(what: &str, r: std::result::Result<T, E>) -> Result<T> {
+    r.map_err(|e| format!("{what}: {e}"))
+}
+
+/// The kickstart template the profile serves (rendered per machine by the server).
+pub fn kickstart(outcome: Outcome, keep: bool) -> String {
+    let disk = match outcome {
+        Outcome::Installs => "vda",
+        Outcome::MissingDisk => "sdz",
+    };
+    format!(
+        "# Rendered by kickstand serve for {{{{ machine.mac }}}}.\n\
+         ignoredisk --only-use={disk}\n\
+         clearpart --all --initlabel\n\
+         autopart --fstype=ext4\n\
+         ostreecontainer --url={{{{ server.registry }}}}/tiny:{tag} --no-signature-verification\n\
+         network --hostname={{{{ machine.hostname }}}}\n\
+         user --name={USER} --groups=wheel\n\
+         sshkey --username={USER} \"{{{{ vars.ssh_key }}}}\"\n\
+         rootpw --lock\n\
+         {bootloader}\
+         reboot\n",
+        tag = tiny::TAG,
+        bootloader = if keep {
+            "bootloader --append=\"kickstand.noshutdown\"\n"
+        } else {
+            ""
+        },
+    )
+}
+
+/// `kickstand.toml`: full DHCP on the lab segment, the tiny image in the embedded registry,
+/// one profile and one machine.
+fn config(kernel: &Path, initramfs: &Path, image: &Path, ssh_key: &str) -> String {
+    format!(
+        r#"[server]
+listen = "0.0.0.0"
+http_port = {http}
+tftp_port = 69
+public_url = "http://{SERVER}:{http}"
+state_dir = "state"
+
+[dhcp]
+mode = "full"
+interface = "eth0"
+range = ["192.0.2.100", "192.0.2.120"]
+router = "{SERVER}"
+lease_time = "10m"
+
+[images.tiny]
+path = {image:?}
+
+[profiles.install-tiny]
+kernel = {kernel:?}
+initramfs = {initramfs:?}
+kickstart = "install.ks"
+cmdline = "console=ttyS0,115200"
+
+[[machines]]
+mac = "{MAC}"
+profile = "install-tiny"
+hostname = "{HOSTNAME}"
+vars = {{ ssh_key = {ssh_key:?} }}
+"#,
+        http = crate::serve::HTTP_PORT,
+        image = image.display().to_string(),
+        kernel = kernel.display().to_string(),
+        initramfs = initramfs.display().to_string(),
+    )
+}
+
+/// The machine: the scenario's firmware and network boot first, a blank 4 GiB virtio disk
+/// second (where boot-once sends it once installed).
+fn machine(s: &Scenario, dir: &Path, tap: &qemu_harness::Tap, disk: &Path) -> Result<Vm> {
+    let mut nic = Nic::tap(tap).mac(MAC).bootindex(1);
+    if s.boot != Boot::BiosPxe {
+        // OVMF's own network stack, not QEMU's iPXE EFI driver.
+        nic = nic.option_rom(OptionRom::None);
+    }
+    let mut b = VmBuilder::new(&s.name)
+        .workdir(dir)
+        .firmware(s.boot.firmware())
+        .memory_mib(1536)
+        .nic(nic)
+        .disk(Disk::new(disk).bus(DiskBus::VirtioBlk).bootindex(2));
+    if s.keep {
+        b = b.console_socket();
+    }
+    if s.boot == Boot::UefiHttp {
+        b = b
+            .fw_cfg("opt/org.tianocore/IPv4PXESupport", "no")
+            .fw_cfg("opt/org.tianocore/IPv6PXESupport", "no");
+    }
+    ctx("starting the VM", b.start())
+}
+
+/// Runs the scenario to its end: for [`Outcome::Installs`] until the installed system's boot
+/// report; for [`Outcome::MissingDisk`] until the installer's failure report, then the
+/// machine is reset and must be sent to its local disk, not into a second install.
+pub fn run(s: &Scenario) -> Result<Run> {
+    let live = s.live;
+    let say = |what: &str| {
+        if live {
+            println!("==> {what}");
+        }
+    };
+    let dir = ctx(
+        "creating the work directory",
+        tempfile::Builder::new()
+            .prefix(&format!("{}-", s.name))
+            .tempdir(),
+    )?;
+    let d = dir.path();
+    say("preparing the kernel, the installer initramfs and the tiny image");
+    let (kernel, initramfs) = crate::kernel_and_initramfs();
+    let image = ctx("the tiny image (cargo xtask assets)", tiny::tiny())?;
+    let (ssh_key, key_fingerprint) = crate::ssh_key(d);
+    ctx(
+        "writing the kickstart",
+        std::fs::write(d.join("install.ks"), kickstart(s.outcome, s.keep)),
+    )?;
+    let disk = crate::disk_file(d, "disk.raw", 4 << 30);
+
+    say("starting kickstand serve in a private network (192.0.2.0/24)");
+    let mut lab = ctx("creating the network lab", NetLab::new(&s.name))?;
+    let server = ctx(
+        "adding the server host",
+        lab.add_host("server", &format!("{SERVER}/24")),
+    )?;
+    let tap = ctx("adding the VM's tap", lab.add_tap())?;
+    let kickstand = LabKickstand::with_config(
+        &server,
+        d,
+        &config(&kernel.vmlinuz, initramfs, &image.layout, &ssh_key),
+    );
+
+    say(&format!(
+        "powering on {} ({:?}, blank disk, MAC {MAC})",
+        s.name, s.boot
+    ));
+    let mut phases = Phases::new();
+    let mut vm = machine(s, d, &tap, &disk)?;
+    if live {
+        vm.echo(Some("   | "));
+    }
+    let wait = |vm: &mut Vm, pattern: &str, secs: u64| {
+        ctx(
+            &format!("waiting for /{pattern}/"),
+            vm.wait_for_line(pattern, Duration::from_secs(secs)),
+        )
+    };
+    wait(
+        &mut vm,
+        &format!("Kickstand: installing profile install-tiny on {MAC}"),
+        300,
+    )?;
+    phases.mark("DHCP + boot script", live);
+    wait(&mut vm, "KICKSTAND-MILESTONE kickstart-fetched", 300)?;
+    phases.mark("kickstart fetched", live);
+
+    let report = match s.outcome {
+        Outcome::Installs => {
+            wait(&mut vm, "KICKSTAND-MILESTONE install-done", 900)?;
+            phases.mark("image written", live);
+            wait(&mut vm, &format!("Kickstand: {MAC} is installed"), 300)?;
+            phases.mark("boot-once: local disk", live);
+            let line = wait(&mut vm, tiny::BOOTED, 300)?;
+            phases.mark("rebooted into the installed system", live);
+            Some(BootReport::parse(&line).ok_or_else(|| format!("unreadable report: {line}"))?)
+        }
+        Outcome::MissingDisk => {
+            wait(&mut vm, "KICKSTAND-INSTALL-FAILED", 300)?;
+            phases.mark("install failed", live);
+            wait(&mut vm, "Nothing was rebooted", 60)?;
+            // Power-cycle: the machine network-boots again and must go to its disk.
+            vm.kill();
+            drop(vm);
+            say("resetting the machine: it must not install again");
+            vm = machine(s, d, &tap, &disk)?;
+            if live {
+                vm.echo(Some("   | "));
+            }
+            wait(
+                &mut vm,
+                &format!("Kickstand: the install of {MAC} failed"),
+                300,
+            )?;
+            phases.mark("boot-once: local disk after the failure", live);
+            None
+        }
+    };
+    let machines = machines_list(&server)?;
+    Ok(Run {
+        phases,
+        report,
+        key_fingerprint,
+        machines,
+        vm,
+        kickstand,
+        server,
+        dir,
+        lab,
+    })
+}
+
+/// `kickstand machines list` run on the server host (the API on its loopback).
+pub fn machines_list(server: &Host) -> Result<String> {
+    let kickstand = crate::bin("kickstand");
+    ctx(
+        "kickstand machines list",
+        server.run(
+            "kickstand machines list",
+            &kickstand.display().to_string(),
+            &["machines", "list"],
+        ),
+    )
+}
