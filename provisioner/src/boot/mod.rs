@@ -206,10 +206,14 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
+/// Leaving the network boot with a failure status: a UEFI boot manager that sees a boot option
+/// return EFI_SUCCESS stops and shows its menu (UEFI spec 3.1.1; OVMF does); only a failed
+/// option makes it try the next one, the local disk. SeaBIOS goes on either way.
+const EXIT_TO_NEXT_BOOT_DEVICE: &str = "exit 1";
+
 fn ipxe_local(mac: MacAddr, state: &MachineState) -> String {
-    // `exit` returns to the firmware, which tries the next boot device: the local disk.
     format!(
-        "#!ipxe\necho {}\nexit\n",
+        "#!ipxe\necho {}\n{EXIT_TO_NEXT_BOOT_DEVICE}\n",
         status_line(mac, state).replace('$', "")
     )
 }
@@ -246,8 +250,10 @@ fn grub_local(req: &Request, state: &MachineState) -> String {
         Arch::Bios => format!(
             "set timeout=0\nmenuentry 'Local disk' {{\n  echo '{echo}'\n  set root=(hd0)\n  chainloader +1\n  boot\n}}\n"
         ),
-        // UEFI: return to the firmware's boot order, which holds the installed boot loader.
-        _ => format!("set timeout=0\nmenuentry 'Local disk' {{\n  echo '{echo}'\n  exit\n}}\n"),
+        // UEFI: back to the firmware's boot order, which holds the installed boot loader.
+        _ => format!(
+            "set timeout=0\nmenuentry 'Local disk' {{\n  echo '{echo}'\n  {EXIT_TO_NEXT_BOOT_DEVICE}\n}}\n"
+        ),
     }
 }
 

@@ -119,7 +119,7 @@ fn decisions() {
                 Installed,
                 req(KNOWN, EfiX64, Ipxe, false),
                 Want::Ipxe(
-                    &["#!ipxe", "is installed", "exit\n"],
+                    &["#!ipxe", "is installed", "exit 1\n"],
                     &["kernel", "inst.ks"],
                 ),
             ),
@@ -131,7 +131,7 @@ fn decisions() {
                     &[
                         "failed: no disk matches --drives=sdz",
                         "kickstand machines reinstall 52:54:00:12:34:56",
-                        "exit\n",
+                        "exit 1\n",
                     ],
                     &["kernel"],
                 ),
@@ -158,7 +158,7 @@ fn decisions() {
                 "grub installed uefi exits",
                 Installed,
                 req(KNOWN, EfiX64, Grub, false),
-                Want::Grub(&["exit"], &["linux"]),
+                Want::Grub(&["exit 1"], &["linux"]),
             ),
             (
                 "grub installed bios chains the disk",
