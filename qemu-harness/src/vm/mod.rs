@@ -65,6 +65,16 @@ impl Vm {
             std::fs::copy(crate::gate::OVMF_VARS, vars)
                 .map_err(Error::io("copying the OVMF variable store", vars))?;
         }
+        // A VM started again with the same name and directory (a power cycle) must not have
+        // its console reader see the previous run's log before QEMU truncates it.
+        for old in [&files.console, &files.firmware_log] {
+            match std::fs::remove_file(old) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io("removing the previous console log", old)(e));
+                }
+                _ => {}
+            }
+        }
         let slot = slots::acquire(&b.name)?;
         let accel = accel::get();
         let mut cmd = Command::new("qemu-system-x86_64");
