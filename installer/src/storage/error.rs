@@ -15,12 +15,12 @@ pub enum PlanError {
         at(.origin)
     )]
     NotSupportedYet { what: String, origin: Origin },
-    /// A drive name in a command matched nothing.
-    #[error("{command}: {source}")]
+    /// A drive name in a command matched nothing. (The spec error is part of the message, not
+    /// a separate cause: `{:#}` would print it twice.)
+    #[error("{command}: {error}")]
     Drive {
         command: String,
-        #[source]
-        source: DriveSpecError,
+        error: DriveSpecError,
     },
     /// No disk is left to install to.
     #[error("no disk to install to: {why} (disks seen: {})", list(.seen))]

@@ -21,9 +21,9 @@ pub(super) fn resolve(
     specs: &[String],
     hw: &Hardware,
 ) -> Result<Vec<usize>, PlanError> {
-    match_drives(specs, &hw.disks).map_err(|source| PlanError::Drive {
+    match_drives(specs, &hw.disks).map_err(|error| PlanError::Drive {
         command: command.to_string(),
-        source,
+        error,
     })
 }
 
