@@ -28,7 +28,9 @@ fn installs(name: &str, boot: Boot) {
     );
     // autopart on the virtio disk: the root is one of vda's partitions, ext4 as asked.
     assert!(
-        report.get("root").is_some_and(|r| r.starts_with("/dev/vda")),
+        report
+            .get("root")
+            .is_some_and(|r| r.starts_with("/dev/vda")),
         "{report:?}"
     );
     assert_eq!(report.get("rootfs"), Some("ext4"), "{report:?}");
