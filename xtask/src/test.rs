@@ -128,6 +128,12 @@ fn cargo_test(filters: &[String], report: &std::path::Path) -> Result<(Totals, R
         .env("KICKSTAND_VM_REPORT", report)
         .env("KICKSTAND_BIN_DIR", root.join("target").join("release"))
         .stdout(Stdio::piped());
+    // cargo runs the test binaries one after another, so VMs only ever overlap within one
+    // binary's tests: two at once (one TCG vCPU each) on this 2-core budget, unless the caller
+    // says otherwise.
+    if std::env::var_os("KICKSTAND_VM_SLOTS").is_none() {
+        cmd.env("KICKSTAND_VM_SLOTS", "2");
+    }
     let mut child = cmd.spawn().context("starting cargo test")?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut totals = Totals::default();
