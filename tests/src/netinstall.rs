@@ -212,10 +212,17 @@ fn machine(s: &Scenario, dir: &Path, tap: &qemu_harness::Tap, disk: &Path) -> Re
     if s.keep {
         b = b.console_socket();
     }
-    if s.boot == Boot::UefiHttp {
-        b = b
-            .fw_cfg("opt/org.tianocore/IPv4PXESupport", "no")
-            .fw_cfg("opt/org.tianocore/IPv6PXESupport", "no");
+    match s.boot {
+        Boot::BiosPxe => {}
+        // The lab is IPv4 only: without IPv6 PXE, OVMF does not wait out a PXEv6 attempt
+        // before it gets to the disk once boot-once has sent it on (as an operator would set
+        // the firmware on an IPv4 provisioning network).
+        Boot::UefiPxe => b = b.fw_cfg("opt/org.tianocore/IPv6PXESupport", "no"),
+        Boot::UefiHttp => {
+            b = b
+                .fw_cfg("opt/org.tianocore/IPv4PXESupport", "no")
+                .fw_cfg("opt/org.tianocore/IPv6PXESupport", "no");
+        }
     }
     ctx("starting the VM", b.start())
 }
