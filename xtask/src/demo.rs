@@ -31,8 +31,13 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         cargo().args(crate::test::RELEASE_BUILD),
         "cargo build --release",
     )?;
-    crate::assets::run()?;
     let bin_dir = workspace_root().join("target").join("release");
+    // The kernel and the tiny image, from the build just made (not `cargo run -p`, whose
+    // different feature set would mean a second build).
+    status(
+        Command::new(bin_dir.join("kickstand-test-assets")).arg("assets"),
+        "fetching the kernel and building the tiny image",
+    )?;
     let mut demo = Command::new(bin_dir.join("kickstand-demo"));
     demo.env("KICKSTAND_BIN_DIR", &bin_dir);
     if args.keep {
