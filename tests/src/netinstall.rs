@@ -157,7 +157,8 @@ pub fn kickstart(outcome: Outcome, keep: bool) -> String {
 
 /// `kickstand.toml`: full DHCP on the lab segment, the tiny image in the embedded registry,
 /// one profile and one machine.
-fn config(kernel: &Path, initramfs: &Path, image: &Path, ssh_key: &str) -> String {
+/// `quiet` (the live view) keeps the kernel's own messages off the console.
+fn config(kernel: &Path, initramfs: &Path, image: &Path, ssh_key: &str, quiet: bool) -> String {
     format!(
         r#"[server]
 listen = "0.0.0.0"
@@ -180,7 +181,7 @@ path = {image:?}
 kernel = {kernel:?}
 initramfs = {initramfs:?}
 kickstart = "install.ks"
-cmdline = "console=ttyS0,115200"
+cmdline = "console=ttyS0,115200{quiet}"
 
 [[machines]]
 mac = "{MAC}"
@@ -192,6 +193,7 @@ vars = {{ ssh_key = {ssh_key:?} }}
         image = image.display().to_string(),
         kernel = kernel.display().to_string(),
         initramfs = initramfs.display().to_string(),
+        quiet = if quiet { " quiet" } else { "" },
     )
 }
 
@@ -264,7 +266,7 @@ pub fn run(s: &Scenario) -> Result<Run> {
     let kickstand = LabKickstand::with_config(
         &server,
         d,
-        &config(&kernel.vmlinuz, initramfs, &image.layout, &ssh_key),
+        &config(&kernel.vmlinuz, initramfs, &image.layout, &ssh_key, s.live),
     );
 
     say(&format!(
