@@ -266,7 +266,6 @@ fn installs_offline(name: &str, firmware: Firmware, medium: Medium) {
         }
     };
     let iso_file = iso_disk.path.clone();
-    let started = Instant::now();
     // No .nic(): with -nodefaults the machine has no network device at all.
     let mut vm = VmBuilder::new(name)
         .workdir(dir.path())
@@ -277,6 +276,8 @@ fn installs_offline(name: &str, firmware: Firmware, medium: Medium) {
         .no_reboot()
         .start()
         .unwrap();
+    // After start(): not counting the wait for a VM slot.
+    let started = Instant::now();
     let mounted = vm
         .wait_for_line("install medium: .* mounted", Duration::from_secs(300))
         .unwrap();
