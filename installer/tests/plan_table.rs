@@ -200,6 +200,50 @@ const CASES: &[Case] = &[
         Error(&["names sda", "the medium the installer booted from"]),
     ),
     case(
+        "install medium on a fixed disk skipped by clearpart --all",
+        "zerombr\nclearpart --all --initlabel\nautopart",
+        Bios,
+        &["vda:1G:medium", "vdb:20G"],
+        Layout(&["vdb new: 1 bios 1M | 2 /boot xfs 2048M | 3 / xfs 18429M"]),
+    ),
+    case(
+        "install medium the only disk",
+        "clearpart --all\nautopart",
+        Uefi,
+        &["vda:8G:medium"],
+        Error(&[
+            "no disk to install to",
+            "vda (8 GiB, installer boot medium)",
+        ]),
+    ),
+    case(
+        "install medium named by ondisk",
+        "clearpart --all\nreqpart\npart / --grow --ondisk=vda",
+        Uefi,
+        &["vda:1G:medium", "vdb:20G"],
+        Error(&[
+            "part / --ondisk names vda",
+            "the medium the installer booted from",
+        ]),
+    ),
+    case(
+        "install medium named by clearpart --drives",
+        "clearpart --all --drives=vda\nautopart",
+        Uefi,
+        &["vda:1G:medium", "vdb:20G"],
+        Error(&[
+            "clearpart --drives names vda",
+            "the medium the installer booted from",
+        ]),
+    ),
+    case(
+        "install medium named by only-use",
+        "ignoredisk --only-use=vda,vdb\nautopart",
+        Uefi,
+        &["vda:1G:medium", "vdb:20G"],
+        Error(&["ignoredisk --only-use names vda", "never an install target"]),
+    ),
+    case(
         "unknown drive",
         "ignoredisk --only-use=nvme0n1\nautopart",
         Bios,

@@ -4,6 +4,12 @@
 //! boot menu's default entry with the kickstart's arguments; the customized ISO (`iso
 //! customize`) boots with its new arguments.
 //!
+//! Then the offline install, with no network device at all: the ISO on a CD-ROM (SeaBIOS and
+//! OVMF) or attached as a second disk (OVMF) installs the embedded image from
+//! `/run/install/repo/container` onto a blank disk and powers off; the installed disk then boots
+//! to the tiny image's `KICKSTAND-BOOTED` report with the kickstart's hostname, and the ISO's
+//! bytes are unchanged.
+//!
 //! The ISO is built once per test process from the harness's Debian kernel and the tiny test
 //! image, with the installer initramfs built by `iso build` itself.
 
@@ -13,15 +19,20 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use kickstand_tests::bin;
+use qemu_harness::images::tiny::{self, BootReport};
 use qemu_harness::{Disk, DiskBus, Firmware, VmBuilder, gate};
 
 const LABEL: &str = "KS-ISO-TEST";
+
+/// The hostname the installed system reports.
+const HOSTNAME: &str = "iso-offline";
 
 const KICKSTART: &str = "\
 zerombr
 clearpart --all --initlabel
 autopart --fstype=ext4
 rootpw --plaintext kickstand
+network --hostname=iso-offline
 poweroff
 ostreecontainer --url=/run/install/repo/container --transport=oci
 ";
@@ -196,4 +207,151 @@ fn customized_iso_boots_under_seabios_as_a_disk() {
             .read_only(),
         "kickstand.iso_test=customized",
     );
+}
+
+/// Where the ISO is attached for an offline install.
+enum Medium {
+    Cdrom,
+    /// A writable virtio disk holding a copy of the ISO (as after `dd` onto a stick).
+    SecondDisk,
+}
+
+/// Whether two files have the same bytes (read in chunks: the ISO is tens of MiB).
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    use std::io::Read;
+    let (mut fa, mut fb) = (
+        std::fs::File::open(a).unwrap(),
+        std::fs::File::open(b).unwrap(),
+    );
+    if fa.metadata().unwrap().len() != fb.metadata().unwrap().len() {
+        return false;
+    }
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let n = fa.read(&mut ba).unwrap();
+        if n == 0 {
+            return true;
+        }
+        fb.read_exact(&mut bb[..n]).unwrap();
+        if ba[..n] != bb[..n] {
+            return false;
+        }
+    }
+}
+
+/// The guest uptime of milestone `name` (`KICKSTAND-MILESTONE name 12.34s`).
+fn milestone(vm: &mut qemu_harness::Vm, name: &str, timeout: Duration) -> String {
+    let line = vm
+        .wait_for_line(&format!("KICKSTAND-MILESTONE {name} "), timeout)
+        .unwrap();
+    line.rsplit(' ').next().unwrap_or("?").trim().to_string()
+}
+
+/// Boots the ISO with a blank disk and no network device, waits for the install and the
+/// power-off, then boots the installed disk alone and checks its report.
+fn installs_offline(name: &str, firmware: Firmware, medium: Medium) {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target.raw");
+    std::fs::File::create(&target)
+        .unwrap()
+        .set_len(4 << 30)
+        .unwrap();
+    let iso = iso_path(false);
+    let iso_disk = match medium {
+        Medium::Cdrom => Disk::cdrom(iso),
+        Medium::SecondDisk => {
+            let copy = dir.path().join("stick.img");
+            std::fs::copy(iso, &copy).unwrap();
+            Disk::new(copy).bus(DiskBus::VirtioBlk)
+        }
+    };
+    let iso_file = iso_disk.path.clone();
+    // No .nic(): with -nodefaults the machine has no network device at all.
+    let mut vm = VmBuilder::new(name)
+        .workdir(dir.path())
+        .firmware(firmware)
+        .memory_mib(1024)
+        .disk(Disk::new(&target).bus(DiskBus::VirtioBlk))
+        .disk(iso_disk.bootindex(1))
+        .no_reboot()
+        .start()
+        .unwrap();
+    // After start(): not counting the wait for a VM slot.
+    let started = Instant::now();
+    let mounted = vm
+        .wait_for_line("install medium: .* mounted", Duration::from_secs(300))
+        .unwrap();
+    let fetched = milestone(&mut vm, "kickstart-fetched", Duration::from_secs(60));
+    let done = milestone(&mut vm, "install-done", Duration::from_secs(600));
+    vm.wait_for_exit(Duration::from_secs(60))
+        .expect("the installer powers the machine off");
+    let console = vm.console_text();
+    drop(vm);
+    assert!(
+        !console.contains("network: DHCP"),
+        "an offline install must not look for a network"
+    );
+    eprintln!(
+        "{name}: {} ; kickstart fetched at {fetched}, install done at {done} (guest uptime), \
+         powered off after {:.1?}",
+        mounted.trim(),
+        started.elapsed()
+    );
+
+    let booting = Instant::now();
+    let mut boot = VmBuilder::new(format!("{name}-boot"))
+        .workdir(dir.path())
+        .firmware(firmware)
+        .memory_mib(512)
+        .disk(Disk::new(&target).bus(DiskBus::VirtioBlk).bootindex(1))
+        .no_reboot()
+        .start()
+        .unwrap();
+    let line = boot
+        .wait_for_line(tiny::BOOTED, Duration::from_secs(240))
+        .unwrap();
+    boot.kill();
+    eprintln!(
+        "{name}: the installed disk booted in {:.1?}: {line}",
+        booting.elapsed()
+    );
+    let report = BootReport::parse(&line).unwrap();
+    assert_eq!(report.get("hostname"), Some(HOSTNAME), "{line}");
+    assert_eq!(report.get("rootfs"), Some("ext4"), "{line}");
+    assert_eq!(
+        report.get("firmware"),
+        Some(match firmware {
+            Firmware::Uefi => "UEFI",
+            Firmware::Bios => "BIOS",
+        }),
+        "{line}"
+    );
+    assert!(
+        same_bytes(iso, &iso_file),
+        "the install medium was modified"
+    );
+}
+
+#[test]
+fn iso_installs_offline_under_seabios_from_a_cdrom() {
+    if !gate::vm_test("iso_installs_offline_under_seabios_from_a_cdrom", false) {
+        return;
+    }
+    installs_offline("iso-install-bios-cdrom", Firmware::Bios, Medium::Cdrom);
+}
+
+#[test]
+fn iso_installs_offline_under_ovmf_from_a_cdrom() {
+    if !gate::vm_test("iso_installs_offline_under_ovmf_from_a_cdrom", true) {
+        return;
+    }
+    installs_offline("iso-install-uefi-cdrom", Firmware::Uefi, Medium::Cdrom);
+}
+
+#[test]
+fn iso_installs_offline_under_ovmf_from_a_second_disk() {
+    if !gate::vm_test("iso_installs_offline_under_ovmf_from_a_second_disk", true) {
+        return;
+    }
+    installs_offline("iso-install-uefi-disk", Firmware::Uefi, Medium::SecondDisk);
 }

@@ -107,6 +107,19 @@ pub enum DeviceSpec {
     Path(String),
 }
 
+/// The installer's own medium (`inst.repo=`, else `inst.stage2=`): the ISO on a CD-ROM or
+/// `dd`ed to a disk, mounted read-only at `/run/install/repo` as Anaconda mounts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstallMedium {
+    /// `hd:DEVICE[:/PATH]`: a filesystem by label, UUID or device name (any disk or drive).
+    Disk { device: DeviceSpec, path: String },
+    /// `cdrom` (the optical drive holding a readable disc) or `cdrom:DEVICE`.
+    Cdrom(Option<DeviceSpec>),
+    /// `http(s)://…`, `nfs:…`: not a local medium; nothing is mounted (the image comes from
+    /// the kickstart's registry reference).
+    Remote(String),
+}
+
 /// How an interface gets its address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IpConfig {
@@ -148,6 +161,10 @@ pub struct BootOptions {
     pub insecure_registries: Vec<String>,
     /// `kickstand.authfile=URL`: a containers auth.json for registry credentials.
     pub authfile: Option<String>,
+    /// `inst.stage2=`: where the installer came from.
+    pub stage2: Option<InstallMedium>,
+    /// `inst.repo=` (also the older `repo=`/`method=`): where the install source is.
+    pub repo: Option<InstallMedium>,
 }
 
 /// A known boot option with a value the installer cannot use.
@@ -175,6 +192,7 @@ fn err(
 }
 
 const KS_FORMS: &str = "http://…, https://…, file:/PATH, hd:LABEL=X:/PATH or cdrom:/PATH";
+const MEDIUM_FORMS: &str = "hd:LABEL=X[:/PATH], hd:UUID=U, hd:DEVICE, cdrom, cdrom:DEVICE or a URL";
 const IP_FORMS: &str = "dhcp, IFACE:dhcp, off, or <ip>::<gw>:<netmask>:<hostname>:<iface>:none";
 
 /// Decodes udev-style `\x20` escapes used in labels.
@@ -265,6 +283,42 @@ pub fn parse_ks(value: &str) -> Result<KickstartSource, CmdlineError> {
         return Err(bad("this transport is not supported by Kickstand"));
     }
     Err(bad("unknown transport"))
+}
+
+/// Parses an `inst.stage2=`/`inst.repo=` value (Anaconda's forms).
+pub fn parse_medium(param: &str, value: &str) -> Result<InstallMedium, CmdlineError> {
+    let bad = |problem: &str| err(param, value, problem, MEDIUM_FORMS);
+    if value == "cdrom" {
+        return Ok(InstallMedium::Cdrom(None));
+    }
+    if let Some(rest) = value.strip_prefix("cdrom:") {
+        if rest.is_empty() {
+            return Err(bad("cdrom: names no device"));
+        }
+        return Ok(InstallMedium::Cdrom(Some(parse_device(rest))));
+    }
+    if let Some(rest) = value.strip_prefix("hd:") {
+        // hd:DEVICE or hd:DEVICE:/PATH; a LABEL= or UUID= value has no ":/" in it.
+        let (device, path) = match rest.rfind(":/") {
+            Some(colon) => (&rest[..colon], &rest[colon + 1..]),
+            None => (rest.trim_end_matches(':'), "/"),
+        };
+        if device.is_empty() {
+            return Err(bad("hd: names no device"));
+        }
+        if path.split('/').any(|c| c == "..") {
+            return Err(bad("the path may not contain .."));
+        }
+        return Ok(InstallMedium::Disk {
+            device: parse_device(device),
+            path: path.to_string(),
+        });
+    }
+    const REMOTE: &[&str] = &["http://", "https://", "ftp://", "nfs:", "nfs4:"];
+    if REMOTE.iter().any(|r| value.starts_with(r)) {
+        return Ok(InstallMedium::Remote(value.to_string()));
+    }
+    Err(bad("unknown install source"))
 }
 
 fn parse_ipv4(param: &str, whole: &str, field: &str, what: &str) -> Result<Ipv4Addr, CmdlineError> {
@@ -466,6 +520,12 @@ pub fn parse(cmdline: &str) -> Result<BootOptions, Vec<CmdlineError>> {
                     }
                     opts.insecure_registries.push(v);
                 }
+                "inst.stage2" | "stage2" => {
+                    opts.stage2 = Some(parse_medium(&name, &needs_value(&value, MEDIUM_FORMS)?)?)
+                }
+                "inst.repo" | "repo" | "method" => {
+                    opts.repo = Some(parse_medium(&name, &needs_value(&value, MEDIUM_FORMS)?)?)
+                }
                 "kickstand.authfile" => {
                     opts.authfile = Some(needs_value(&value, "the URL of an auth.json")?)
                 }
@@ -490,6 +550,17 @@ impl BootOptions {
         self.consoles
             .last()
             .map(|c| c.split(',').next().unwrap_or(c))
+    }
+
+    /// The local medium to mount at `/run/install/repo`: `inst.repo=` when it names one
+    /// (a remote `inst.repo=` means none), else `inst.stage2=`.
+    pub fn local_medium(&self) -> Option<&InstallMedium> {
+        match (&self.repo, &self.stage2) {
+            (Some(InstallMedium::Remote(_)), _) => None,
+            (Some(m), _) => Some(m),
+            (None, Some(InstallMedium::Remote(_))) => None,
+            (None, m) => m.as_ref(),
+        }
     }
 
     /// Whether networking is needed even without `ip=`: a remote kickstart or server.

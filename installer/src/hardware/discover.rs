@@ -35,6 +35,10 @@ impl Roots {
     }
 }
 
+/// Where PID 1 mounts the install medium (`crate::pid1::medium`): a disk with a device mounted
+/// there is the installer's boot medium.
+const INSTALL_MEDIUM_MOUNTS: &[&str] = &["/run/install/repo", "/run/install/source"];
+
 const SKIPPED_PREFIXES: &[&str] = &["ram", "zram", "sr", "dm-", "md", "nbd", "fd", "mtdblock"];
 
 /// The disks of the machine, in natural name order. `named` lists kernel names the operator
@@ -155,9 +159,11 @@ fn read_disk(
     if let Some(holder) = first_entry(&dir.join("holders")) {
         disk.in_use = Some(format!("it is used by {holder} (device-mapper or md)"));
     }
+    let mut holds_the_medium = false;
     for (dev_name, majmin) in &devs {
         if let Some(target) = majmin.as_ref().and_then(|m| mounts.mounted.get(m)) {
             disk.in_use = Some(format!("{dev_name} is mounted at {target}"));
+            holds_the_medium |= INSTALL_MEDIUM_MOUNTS.contains(&target.as_str());
         }
         if mounts.swaps.contains(dev_name) {
             disk.in_use = Some(format!("{dev_name} is in use as swap"));
@@ -179,7 +185,8 @@ fn read_disk(
         .iter()
         .chain(disk.partitions.iter().filter_map(|p| p.signature.as_ref()))
         .filter_map(|s| s.label.as_ref());
-    disk.boot_medium = disk.signatures.iter().any(|s| s.kind == "iso9660")
+    disk.boot_medium = holds_the_medium
+        || disk.signatures.iter().any(|s| s.kind == "iso9660")
         || labels_here.into_iter().any(|l| boot_labels.contains(l));
     Ok(Some(disk))
 }

@@ -163,7 +163,7 @@ fn read_file(path: &Path) -> Result<Vec<u8>> {
 
 /// The block device a `LABEL=`/`UUID=`/`PARTLABEL=`/path names (blkid; there is no udev to
 /// make `/dev/disk/by-label`).
-fn find_device(spec: &DeviceSpec) -> Result<PathBuf> {
+pub(super) fn find_device(spec: &DeviceSpec) -> Result<PathBuf> {
     let token = match spec {
         DeviceSpec::Path(p) => {
             if Path::new(p).exists() {
@@ -189,10 +189,10 @@ fn find_device(spec: &DeviceSpec) -> Result<PathBuf> {
 /// File system types tried on a kickstart medium, in order.
 const MEDIA_FS: &[&str] = &["iso9660", "vfat", "ext4", "xfs", "btrfs", "udf"];
 
-/// Mounts `device` read-only on a fresh directory, reads `path`, unmounts.
-fn read_from_device(device: &Path, path: &str) -> Result<Vec<u8>> {
-    let dir = Path::new("/run/kickstand/media");
-    std::fs::create_dir_all(dir).context("creating /run/kickstand/media")?;
+/// Mounts `device` read-only (no devices, no setuid) on `dir`, trying each of [`MEDIA_FS`];
+/// returns the file system type that worked.
+pub(super) fn mount_read_only(device: &Path, dir: &Path) -> Result<&'static str> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut errors = Vec::new();
     for fs in MEDIA_FS {
         match mount(
@@ -202,11 +202,7 @@ fn read_from_device(device: &Path, path: &str) -> Result<Vec<u8>> {
             MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
             None::<&str>,
         ) {
-            Ok(()) => {
-                let result = read_file(&dir.join(path.trim_start_matches('/')));
-                let _ = umount(dir);
-                return result.with_context(|| format!("on {}", device.display()));
-            }
+            Ok(()) => return Ok(fs),
             Err(e) => errors.push(format!("{fs}: {e}")),
         }
     }
@@ -217,8 +213,17 @@ fn read_from_device(device: &Path, path: &str) -> Result<Vec<u8>> {
     )
 }
 
-/// Tries every optical drive (`/sys/block/sr*`) for `path`.
-fn read_from_cdrom(path: &str) -> Result<Vec<u8>> {
+/// Mounts `device` read-only on a fresh directory, reads `path`, unmounts.
+fn read_from_device(device: &Path, path: &str) -> Result<Vec<u8>> {
+    let dir = Path::new("/run/kickstand/media");
+    mount_read_only(device, dir)?;
+    let result = read_file(&dir.join(path.trim_start_matches('/')));
+    let _ = umount(dir);
+    result.with_context(|| format!("on {}", device.display()))
+}
+
+/// The optical drives (`/sys/block/sr*`), in name order.
+pub(super) fn optical_drives() -> Vec<String> {
     let mut drives: Vec<String> = std::fs::read_dir("/sys/block")
         .map(|d| {
             d.flatten()
@@ -227,7 +232,13 @@ fn read_from_cdrom(path: &str) -> Result<Vec<u8>> {
                 .collect()
         })
         .unwrap_or_default();
-    drives.sort();
+    drives.sort_by(|a, b| crate::hardware::natural_cmp(a, b));
+    drives
+}
+
+/// Tries every optical drive for `path`.
+fn read_from_cdrom(path: &str) -> Result<Vec<u8>> {
+    let drives = optical_drives();
     if drives.is_empty() {
         bail!("cdrom:{path}: this machine has no optical drive (is sr_mod in the initramfs?)");
     }

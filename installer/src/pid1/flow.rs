@@ -1,10 +1,10 @@
-//! The boot flow PID 1's child runs: command line → drivers → network → kickstart → install →
-//! power action, each step logged with the step's context so the failure report says where it
-//! stopped. Nothing touches a disk before the kickstart parsed cleanly (the install itself
-//! validates everything else before writing).
+//! The boot flow PID 1's child runs: command line → drivers → network → install medium →
+//! kickstart → install → power action, each step logged with the step's context so the
+//! failure report says where it stopped. Nothing touches a disk before the kickstart parsed
+//! cleanly (the install itself validates everything else before writing).
 
 use super::fetch::{Fetcher, KsLoader};
-use super::{finish, kmod, log, net};
+use super::{finish, kmod, log, medium, net};
 use crate::boot::cmdline::{self, BootOptions, KickstartSource};
 use crate::boot::ks_location::{display, http_headers};
 use crate::boot::netplan::{self, NetConfig, NetPlan, Nic};
@@ -149,6 +149,20 @@ fn fetch_and_install(
         headers,
         opts.noverifyssl,
     )?);
+    if let Some(m) = opts.local_medium() {
+        let name = medium::describe(m);
+        tracing::info!("install medium: looking for {name}");
+        let mounted = medium::mount_medium(m)
+            .with_context(|| format!("mounting the install medium {name} at {}", medium::REPO))?;
+        tracing::info!(
+            "install medium: {} ({}) mounted read-only at {}; disk {} is not an install target",
+            mounted.device.display(),
+            mounted.fs,
+            medium::REPO,
+            mounted.disk
+        );
+        log::milestone("medium-mounted");
+    }
     let kickstart = fetch_kickstart(opts, &fetcher)?;
     let authfile = match &opts.authfile {
         Some(url) => Some(fetch_authfile(url, &fetcher)?),

@@ -9,7 +9,8 @@
 //!
 //! Modules: [`early`] (mounts, console), [`log`] (console + log file), [`kmod`] (module
 //! loading and coldplug), [`net`] (interfaces, netlink, the DHCP socket), [`fetch`]
-//! (kickstart transports and `%include`), [`finish`] (power actions and the failure path).
+//! (kickstart transports and `%include`), [`medium`] (the install medium at
+//! `/run/install/repo`), [`finish`] (power actions and the failure path).
 
 pub mod early;
 pub mod fetch;
@@ -17,6 +18,7 @@ pub mod finish;
 pub mod flow;
 pub mod kmod;
 pub mod log;
+pub mod medium;
 pub mod net;
 
 use nix::sys::signal::{SigHandler, Signal, signal};

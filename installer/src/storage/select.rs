@@ -78,7 +78,9 @@ pub(super) fn refuse_boot_medium(command: &str, disk: &Disk) -> Result<(), PlanE
         return Err(PlanError::Unusable {
             command: command.into(),
             disk: disk.name.clone(),
-            why: "it is the medium the installer booted from".into(),
+            why: "it is the medium the installer booted from (its ISO or USB stick), never an \
+                  install target"
+                .into(),
         });
     }
     Ok(())

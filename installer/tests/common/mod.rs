@@ -43,7 +43,8 @@ fn size(s: &str) -> u64 {
 
 /// `"vda:20G"`, `"sda:8G:4k"`, `"sdb:16G:removable"`, `"sr:4G:boot"`, `"vdb:20G:gpt=xfs,swap"`
 /// (existing GPT partitions of 1 GiB each with those signatures; `ntfs` makes a non-Linux one),
-/// `"vdc:20G:mbr=xfs"`, `"vdd:20G:wholefs=xfs"`, `"vde:20G:busy"`, `"vdf:20G:ro"`.
+/// `"vdc:20G:mbr=xfs"`, `"vdd:20G:wholefs=xfs"`, `"vde:20G:busy"`, `"vdf:20G:ro"`,
+/// `"vdb:1G:medium"` (the install medium on a fixed disk).
 pub fn disk(spec: &str) -> Disk {
     let mut it = spec.split(':');
     let name = it.next().unwrap();
@@ -71,6 +72,15 @@ pub fn disk(spec: &str) -> Disk {
             "boot" => {
                 d.boot_medium = true;
                 d.removable = true;
+            }
+            // The ISO dd'ed to a fixed disk, mounted by PID 1 as the install medium.
+            "medium" => {
+                d.boot_medium = true;
+                d.in_use = Some(format!("{name} is mounted at /run/install/repo"));
+                d.signatures.push(Signature {
+                    kind: "iso9660",
+                    label: Some("KS-ISO".into()),
+                });
             }
             "busy" => d.in_use = Some(format!("{name}1 is mounted at /srv")),
             "ro" => d.read_only = true,

@@ -244,3 +244,74 @@ fn flags_and_nameservers() {
     assert_eq!(o.nameservers.len(), 2);
     assert_eq!(o.kickstart, Some(KickstartSource::File("/ks.cfg".into())));
 }
+
+#[test]
+fn install_media() {
+    let label = |l: &str| DeviceSpec::Label(l.into());
+    assert_eq!(
+        parse_medium("inst.stage2", "hd:LABEL=KS-ISO").unwrap(),
+        InstallMedium::Disk {
+            device: label("KS-ISO"),
+            path: "/".into()
+        }
+    );
+    assert_eq!(
+        parse_medium("inst.repo", r"hd:LABEL=My\x20Disk:/images").unwrap(),
+        InstallMedium::Disk {
+            device: label("My Disk"),
+            path: "/images".into()
+        }
+    );
+    assert_eq!(
+        parse_medium("inst.repo", "hd:sdb1").unwrap(),
+        InstallMedium::Disk {
+            device: DeviceSpec::Path("/dev/sdb1".into()),
+            path: "/".into()
+        }
+    );
+    assert_eq!(
+        parse_medium("inst.repo", "cdrom").unwrap(),
+        InstallMedium::Cdrom(None)
+    );
+    assert_eq!(
+        parse_medium("inst.repo", "cdrom:/dev/sr1").unwrap(),
+        InstallMedium::Cdrom(Some(DeviceSpec::Path("/dev/sr1".into())))
+    );
+    assert_eq!(
+        parse_medium("inst.stage2", "http://h/os/").unwrap(),
+        InstallMedium::Remote("http://h/os/".into())
+    );
+    for (bad, why) in [
+        ("hd:", "names no device"),
+        ("hd::/x", "names no device"),
+        ("hd:LABEL=X:/a/../b", ".."),
+        ("cdrom:", "names no device"),
+        ("floppy", "unknown install source"),
+    ] {
+        let e = parse_medium("inst.repo", bad).unwrap_err();
+        assert!(e.to_string().contains(why), "{bad}: {e}");
+        assert!(e.to_string().contains("hd:LABEL=X"), "{e}");
+    }
+}
+
+#[test]
+fn the_repo_medium_wins_over_stage2_and_a_remote_one_means_none() {
+    let medium = |c: &str| parse(c).unwrap().local_medium().cloned();
+    let iso = InstallMedium::Disk {
+        device: DeviceSpec::Label("ISO".into()),
+        path: "/".into(),
+    };
+    assert_eq!(medium("inst.stage2=hd:LABEL=ISO quiet"), Some(iso.clone()));
+    assert_eq!(
+        medium("inst.stage2=hd:LABEL=ISO inst.repo=cdrom"),
+        Some(InstallMedium::Cdrom(None))
+    );
+    assert_eq!(medium("inst.stage2=hd:LABEL=ISO inst.repo=http://h/"), None);
+    assert_eq!(
+        medium("inst.stage2=http://h/ inst.repo=hd:LABEL=ISO"),
+        Some(iso)
+    );
+    assert_eq!(medium("inst.ks=cdrom:/ks.cfg"), None);
+    let errors = parse("inst.stage2=hd: inst.repo=floppy").unwrap_err();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+}

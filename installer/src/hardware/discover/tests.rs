@@ -198,6 +198,24 @@ fn finds_tables_signatures_use_and_the_boot_medium() {
 }
 
 #[test]
+fn the_disk_mounted_as_the_install_medium_is_the_boot_medium() {
+    let fake = Fake::new();
+    // No label on the command line names it (inst.repo=hd:vdc): the mount marks it.
+    fake.disk("vdc", GIB, &[("dev", "252:32")], &[(0, b"XFSB")]);
+    fake.disk("vdd", GIB, &[("dev", "252:48")], &[]);
+    fs::write(
+        fake.path("proc/self/mountinfo"),
+        "40 25 252:32 / /run/install/repo ro,nosuid,nodev - xfs /dev/vdc ro\n",
+    )
+    .unwrap();
+    let disks = discover(&fake.roots(), &[]).unwrap();
+    let get = |n: &str| disks.iter().find(|d| d.name == n).unwrap();
+    assert!(get("vdc").boot_medium);
+    assert!(get("vdc").describe().contains("installer boot medium"));
+    assert!(!get("vdd").boot_medium);
+}
+
+#[test]
 fn firmware_and_memory() {
     let fake = Fake::new();
     assert_eq!(firmware_from_sysfs(&fake.path("sys")), Firmware::Bios);
