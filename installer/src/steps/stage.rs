@@ -59,24 +59,31 @@ fn mem_available() -> u64 {
         .map_or(0, |kib| kib * 1024)
 }
 
+/// The tmpfs size for staging an image of `compressed` bytes when `mem_available` bytes of RAM
+/// are available, or why it does not fit (sizes named).
+fn fits_in_ram(compressed: u64, mem_available: u64) -> Result<u64> {
+    let need = needed(compressed);
+    let available = mem_available.saturating_sub(RAM_RESERVE);
+    if need > available {
+        bail!(
+            "the image does not fit in RAM for staging: it needs about {} (4× its {} of \
+             compressed layers: the unpacked root and the OCI layout) and {} of RAM is \
+             available (MemAvailable less {} for bootc and the installer); staging on a \
+             reserved partition is not supported yet, so give the machine more RAM; \
+             nothing was written to any disk",
+            human(need),
+            human(compressed),
+            human(available),
+            human(RAM_RESERVE)
+        );
+    }
+    Ok(available)
+}
+
 impl Staging {
     /// Mounts a tmpfs for an image of `compressed` bytes, or says why it does not fit.
     pub fn in_ram(compressed: u64) -> Result<Staging> {
-        let need = needed(compressed);
-        let available = mem_available().saturating_sub(RAM_RESERVE);
-        if need > available {
-            bail!(
-                "the image does not fit in RAM for staging: it needs about {} (4× its {} of \
-                 compressed layers: the unpacked root and the OCI layout) and {} of RAM is \
-                 available (MemAvailable less {} for bootc and the installer); staging on a \
-                 reserved partition is not supported yet, so give the machine more RAM; \
-                 nothing was written to any disk",
-                human(need),
-                human(compressed),
-                human(available),
-                human(RAM_RESERVE)
-            );
-        }
+        let available = fits_in_ram(compressed, mem_available())?;
         let dir = Path::new(STAGING_PARENT).join(format!("staging-{}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut staging = Staging {
@@ -154,5 +161,22 @@ impl Drop for Staging {
             tracing::warn!(dir = %self.dir.display(), "unmounting the staging tmpfs: {e}");
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RAM_RESERVE, fits_in_ram};
+
+    #[test]
+    fn staging_needs_four_times_the_compressed_size_besides_the_reserve() {
+        const MIB: u64 = 1 << 20;
+        let mem = RAM_RESERVE + 400 * MIB;
+        assert_eq!(fits_in_ram(100 * MIB, mem).unwrap(), 400 * MIB);
+        let err = format!("{:#}", fits_in_ram(100 * MIB + 1, mem).unwrap_err());
+        assert!(err.contains("needs about 400.0 MiB"), "{err}");
+        assert!(err.contains("400.0 MiB of RAM is available"), "{err}");
+        assert!(err.contains("not supported yet"), "{err}");
+        assert!(fits_in_ram(1, 0).is_err());
     }
 }
