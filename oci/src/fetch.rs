@@ -88,6 +88,12 @@ pub enum FetchError {
     },
     #[error(transparent)]
     Local(#[from] LocalError),
+    #[error("fetching the manifest {digest}")]
+    Manifest {
+        digest: String,
+        #[source]
+        source: Box<OciDistributionError>,
+    },
     #[error("the download task stopped before the layer was complete")]
     Aborted,
 }
@@ -97,6 +103,7 @@ pub enum Blobs {
     Registry {
         client: Client,
         reference: Reference,
+        auth: oci_client::secrets::RegistryAuth,
         retry: RetryPolicy,
     },
     Local(Local),
@@ -148,6 +155,54 @@ fn is_transient(e: &OciDistributionError) -> bool {
 }
 
 impl Blobs {
+    /// The platform manifest `digest` as the source stores it, its digest checked (staging
+    /// writes it into an OCI layout byte for byte).
+    pub async fn manifest(&self, digest: &str) -> Result<Vec<u8>, FetchError> {
+        let data = match self {
+            Blobs::Registry {
+                client,
+                reference,
+                auth,
+                ..
+            } => {
+                let by_digest = reference.clone_with_digest(digest.to_string());
+                let accepted = [
+                    oci_client::manifest::OCI_IMAGE_MEDIA_TYPE,
+                    oci_client::manifest::IMAGE_MANIFEST_MEDIA_TYPE,
+                ];
+                let (bytes, _) = client
+                    .pull_manifest_raw(&by_digest, auth, &accepted)
+                    .await
+                    .map_err(|e| FetchError::Manifest {
+                        digest: digest.to_string(),
+                        source: Box::new(e),
+                    })?;
+                bytes.to_vec()
+            }
+            Blobs::Local(l) => {
+                let (file, len) = l.open(&local::blob_path(digest)?)?;
+                let mut out = Vec::new();
+                io::Read::read_to_end(&mut io::Read::take(file, len), &mut out).map_err(|e| {
+                    FetchError::Transfer {
+                        attempts: 1,
+                        offset: 0,
+                        size: len,
+                        source: e,
+                    }
+                })?;
+                out
+            }
+        };
+        let actual = format!("sha256:{}", hex::encode(Sha256::digest(&data)));
+        if actual != digest {
+            return Err(FetchError::DigestMismatch {
+                expected: digest.to_string(),
+                actual,
+            });
+        }
+        Ok(data)
+    }
+
     /// Sends `layer`'s bytes to `tx`, then [`Msg::Done`] once the digest matched, or
     /// [`Msg::Failed`]. Stops quietly when the receiver is gone (the unpacker gave up).
     pub async fn fetch(&self, layer: &LayerFacts, tx: Sender<Msg>) {
@@ -163,6 +218,7 @@ impl Blobs {
                     client,
                     reference,
                     retry,
+                    ..
                 } => fetch_registry(client, reference, retry, layer, &mut p, &tx).await,
                 Blobs::Local(local) => fetch_local(local, &path, &mut p, &tx).await,
             },

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
 use futures::StreamExt;
+use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::decompress::{self, CompressionError};
@@ -73,6 +74,10 @@ pub enum PullError {
     Refused(#[from] ResolveError),
     #[error("opening the target root {0}")]
     Target(PathBuf, #[source] io::Error),
+    #[error("writing the staged OCI layout at {0}")]
+    Layout(PathBuf, #[source] io::Error),
+    #[error("staging the image's manifest")]
+    Manifest(#[source] Box<FetchError>),
     #[error("layer {index} of {count} ({digest}, {size} compressed)")]
     Layer {
         index: usize,
@@ -102,6 +107,8 @@ struct ChannelReader<'a> {
     done: bool,
     failed: Option<FetchError>,
     progress: &'a mut Reporter,
+    /// Where the layer's bytes are copied as they arrive (staging), and that file's path.
+    copy: Option<(std::fs::File, PathBuf)>,
 }
 
 impl Read for ChannelReader<'_> {
@@ -115,6 +122,11 @@ impl Read for ChannelReader<'_> {
             }
             match self.rx.blocking_recv() {
                 Some(Msg::Data(b)) => {
+                    if let Some((file, path)) = &mut self.copy {
+                        io::Write::write_all(file, &b).map_err(|e| {
+                            io::Error::new(e.kind(), format!("copying to {}: {e}", path.display()))
+                        })?;
+                    }
                     self.progress.advance(b.len() as u64);
                     self.current = b;
                 }
@@ -177,6 +189,65 @@ pub async fn pull_into(
     progress: Option<ProgressFn>,
 ) -> Result<PullSummary, PullError> {
     image.facts.ensure_flat()?;
+    pull(image, target, None, opts, progress).await
+}
+
+/// Stages `image` for its own bootc: unpacks it into `root` (as [`pull_into`]) while writing
+/// every layer's verified bytes into a new OCI layout at `layout`, then its manifest, config,
+/// `index.json` (tag `latest`) and `oci-layout`. A failure leaves both partly written; the
+/// caller removes them.
+pub async fn stage(
+    image: &Image,
+    root: &Path,
+    layout: &Path,
+    opts: UnpackOptions,
+    progress: Option<ProgressFn>,
+) -> Result<PullSummary, PullError> {
+    let staged = |e: io::Error| PullError::Layout(layout.to_path_buf(), e);
+    std::fs::create_dir_all(layout.join("blobs/sha256")).map_err(staged)?;
+    let summary = pull(image, root, Some(layout.to_path_buf()), opts, progress).await?;
+    let manifest = image
+        .blobs
+        .manifest(&image.facts.manifest_digest)
+        .await
+        .map_err(|e| PullError::Manifest(Box::new(e)))?;
+    let write = |digest: &str, data: &[u8]| -> Result<(), PullError> {
+        let member =
+            crate::local::blob_path(digest).map_err(|e| PullError::Manifest(Box::new(e.into())))?;
+        std::fs::write(layout.join(member), data).map_err(staged)
+    };
+    write(&image.facts.manifest_digest, &manifest)?;
+    let config_digest = format!("sha256:{}", hex::encode(Sha256::digest(&*image.config)));
+    write(&config_digest, &image.config)?;
+    let wire: serde_json::Value = serde_json::from_slice(&manifest).unwrap_or_default();
+    let media_type = wire["mediaType"]
+        .as_str()
+        .unwrap_or("application/vnd.oci.image.manifest.v1+json");
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": media_type,
+            "digest": image.facts.manifest_digest,
+            "size": manifest.len(),
+            "annotations": {"org.opencontainers.image.ref.name": "latest"},
+        }],
+    });
+    std::fs::write(layout.join("index.json"), index.to_string()).map_err(staged)?;
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .map_err(staged)?;
+    Ok(summary)
+}
+
+async fn pull(
+    image: &Image,
+    target: &Path,
+    tee: Option<PathBuf>,
+    opts: UnpackOptions,
+    progress: Option<ProgressFn>,
+) -> Result<PullSummary, PullError> {
     let root = Root::open(target).map_err(|e| PullError::Target(target.to_path_buf(), e))?;
     let layers = image.facts.layers.clone();
     let mut senders = Vec::new();
@@ -200,7 +271,7 @@ pub async fn pull_into(
     });
     let compressed = image.facts.compressed_size();
     let unpack = tokio::task::spawn_blocking(move || {
-        unpack_all(&root, &layers, receivers, opts, progress, compressed)
+        unpack_all(&root, &layers, receivers, opts, progress, compressed, tee)
     });
     let result = unpack.await.expect("unpack thread panicked");
     // On failure the receivers are gone and the downloads stop at their next send.
@@ -215,6 +286,7 @@ fn unpack_all(
     opts: UnpackOptions,
     progress: Option<ProgressFn>,
     compressed: u64,
+    tee: Option<PathBuf>,
 ) -> Result<PullSummary, PullError> {
     let count = layers.len();
     let mut unpacker = Unpacker::new(root, opts);
@@ -256,12 +328,24 @@ fn unpack_all(
             },
         };
         tracing::info!(layer = i + 1, of = count, digest = %layer.digest, "unpacking layer");
+        let copy = match &tee {
+            Some(dir) => {
+                let member = crate::local::blob_path(&layer.digest)
+                    .map_err(|e| wrap(LayerError::Fetch(e.into())))?;
+                let path = dir.join(member);
+                let file =
+                    std::fs::File::create(&path).map_err(|e| PullError::Layout(path.clone(), e))?;
+                Some((file, path))
+            }
+            None => None,
+        };
         let mut chan = ChannelReader {
             rx,
             current: Bytes::new(),
             done: false,
             failed: None,
             progress: &mut reporter,
+            copy,
         };
         let unpacked = unpack_one(&mut unpacker, &mut chan, &layer.media_type);
         // The download's verdict comes first: a tampered or truncated layer is reported as

@@ -57,7 +57,7 @@ impl ImageFacts {
         self.layers.iter().map(|l| l.size).sum()
     }
 
-    /// Refuses images Kickstand cannot deploy yet (ostree/bootc ones), naming the reason.
+    /// Refuses images that must not be flat-deployed (ostree/bootc ones), naming the reason.
     pub fn ensure_flat(&self) -> Result<(), ResolveError> {
         match self.deploy {
             DeployWay::Flat => Ok(()),
@@ -86,7 +86,7 @@ pub struct PullOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     #[error(
-        "{image}: this is an ostree/bootc image ({why}); Kickstand does not deploy those yet. Use a flat bootable image, or wait for bootc support"
+        "{image}: this is an ostree/bootc image ({why}); it is installed by its own bootc, never unpacked flat (an ostree image unpacked flat does not boot)"
     )]
     Bootc { image: String, why: &'static str },
     #[error("fetching the manifest and config of {0} from the registry")]
@@ -114,6 +114,8 @@ pub enum ResolveError {
 pub struct Image {
     pub facts: ImageFacts,
     pub(crate) blobs: Arc<Blobs>,
+    /// The config blob as the source serves it (written again when the image is staged).
+    pub(crate) config: Arc<Vec<u8>>,
 }
 
 #[derive(Deserialize)]
@@ -169,6 +171,7 @@ pub async fn resolve(source: &ImageSource, opts: &PullOptions) -> Result<Image, 
             let blobs = Blobs::Registry {
                 client,
                 reference: reference.clone(),
+                auth,
                 retry: opts.retry.clone(),
             };
             (digest, layers, config.into_bytes(), blobs)
@@ -186,8 +189,9 @@ pub async fn resolve(source: &ImageSource, opts: &PullOptions) -> Result<Image, 
             local_manifest(local, tag.as_deref(), &shown).await?
         }
     };
+    let raw_config = config;
     let config: ConfigWire =
-        serde_json::from_slice(&config).map_err(|e| ResolveError::Config(shown.clone(), e))?;
+        serde_json::from_slice(&raw_config).map_err(|e| ResolveError::Config(shown.clone(), e))?;
     if config.os != OS || config.architecture != ARCH {
         return Err(ResolveError::Platform {
             image: shown,
@@ -221,6 +225,7 @@ pub async fn resolve(source: &ImageSource, opts: &PullOptions) -> Result<Image, 
     Ok(Image {
         facts,
         blobs: Arc::new(blobs),
+        config: Arc::new(raw_config),
     })
 }
 

@@ -17,7 +17,7 @@ use axum::response::Response;
 use common::{Blob, LayerBuilder, TestImage};
 use futures::StreamExt;
 use kickstand_oci::fetch::RetryPolicy;
-use kickstand_oci::pull::{Progress, PullError, pull_into};
+use kickstand_oci::pull::{Progress, PullError, pull_into, stage};
 use kickstand_oci::reference::ImageSource;
 use kickstand_oci::resolve::{DeployWay, PullOptions, resolve};
 use kickstand_oci::unpack::UnpackOptions;
@@ -179,7 +179,7 @@ async fn pulls_an_oci_archive_and_picks_amd64_from_an_index() {
 }
 
 #[tokio::test]
-async fn bootc_images_are_refused_before_anything_is_written() {
+async fn bootc_images_are_never_unpacked_flat() {
     for label in ["containers.bootc", "ostree.bootable"] {
         let tmp = tempfile::tempdir().unwrap();
         let (img, _) = sample_image(&[(label, "1")]);
@@ -196,7 +196,7 @@ async fn bootc_images_are_refused_before_anything_is_written() {
             "{msg}"
         );
         assert!(
-            msg.contains("Kickstand does not deploy those yet") && msg.contains(label),
+            msg.contains("never unpacked flat") && msg.contains(label),
             "{msg}"
         );
         let target = tmp.path().join("target");
@@ -499,4 +499,32 @@ async fn pulls_from_debians_docker_registry() {
     .unwrap();
     check_unpacked(&target, &big);
     assert!(calls.load(Ordering::Relaxed) > 0);
+}
+
+#[tokio::test]
+async fn a_staged_image_is_unpacked_and_a_layout_of_the_same_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (img, big) = sample_image(&[("containers.bootc", "1")]);
+    common::write_layout(&tmp.path().join("layout"), &img, "v1");
+    let source =
+        ImageSource::from_imgref(&format!("oci:{}", tmp.path().join("layout").display())).unwrap();
+    let image = resolve(&source, &PullOptions::default()).await.unwrap();
+    let (root, staged) = (tmp.path().join("root"), tmp.path().join("staged"));
+    fs::create_dir(&root).unwrap();
+    stage(&image, &root, &staged, UnpackOptions::default(), None)
+        .await
+        .unwrap();
+    check_unpacked(&root, &big);
+    // The staged layout resolves to the same manifest, config and layers.
+    let again = ImageSource::from_imgref(&format!("oci:{}:latest", staged.display())).unwrap();
+    let copy = resolve(&again, &PullOptions::default()).await.unwrap();
+    assert_eq!(copy.facts.manifest_digest, image.facts.manifest_digest);
+    assert_eq!(copy.facts.layers, image.facts.layers);
+    assert_eq!(copy.facts.labels, image.facts.labels);
+    // Every staged blob hashes to its name (pull_into would refuse the bootc label).
+    for e in fs::read_dir(staged.join("blobs/sha256")).unwrap().flatten() {
+        let data = fs::read(e.path()).unwrap();
+        let name = format!("sha256:{}", e.file_name().to_string_lossy());
+        assert_eq!(common::sha256(&data), name, "blob content");
+    }
 }

@@ -170,7 +170,7 @@ pub fn ssh_key(dir: &Path) -> (String, String) {
 /// A one-layer linux/amd64 image tagged `latest` in a new layout at `dir`, holding `files`
 /// (path, contents) and carrying `labels`. For images that must be refused.
 pub fn small_image(dir: &Path, files: &[(&str, &str)], labels: &[(&str, &str)]) -> PathBuf {
-    let mut layout = LayoutWriter::create(dir).unwrap();
+    let layout = LayoutWriter::create(dir).unwrap();
     let mut layer = layout.layer(Compression::Gzip).unwrap();
     let mtime = 1_767_225_600;
     let mut dirs = std::collections::BTreeSet::new();
@@ -192,6 +192,16 @@ pub fn small_image(dir: &Path, files: &[(&str, &str)], labels: &[(&str, &str)]) 
             .unwrap();
     }
     let layer = layout.commit_layer(layer, "kickstand test image").unwrap();
+    finish_image(layout, layer, labels)
+}
+
+/// Writes the image of the one `layer` carrying `labels`, tagged `latest`, and closes the
+/// layout.
+pub fn finish_image(
+    mut layout: LayoutWriter,
+    layer: kickstand_oci::Layer,
+    labels: &[(&str, &str)],
+) -> PathBuf {
     let config = ConfigBuilder::default()
         .labels(
             labels

@@ -13,8 +13,15 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::path::PathBuf;
 
+/// What `--help` says about the bootc way.
+const BOOTC_HELP: &str = "bootc images (labelled containers.bootc=1 or ostree.bootable=1, or named \
+by the bootc command) are staged in RAM and installed by the image's own `bootc install \
+to-filesystem`; users, keys and %post then go into the deployment. This path is verified \
+against a stand-in for bootc (a test script), not against bootc itself.";
+
 /// Arguments of `install`.
 #[derive(Debug, Args)]
+#[command(after_help = BOOTC_HELP)]
 pub struct InstallArgs {
     /// The kickstart file.
     #[arg(long, value_name = "KS")]

@@ -6,12 +6,15 @@
 //!    `%include`d file);
 //! 2. find the disks (the ones given, or every disk of the machine) and the firmware;
 //! 3. `%pre`, then parse again (now every error stops);
-//! 4. check the configuration settings, resolve the image (manifest, config, platform;
-//!    ostree/bootc images refused), plan the storage against the disks and the image's size,
-//!    print the plan (`dry_run` stops here);
-//! 5. storage → `%pre-install` → image (+ fstab, image record) → kernel and boot loader found
-//!    in the image (refused otherwise) → configure → boot loader → `%post` → finish (log and
-//!    masked kickstart saved in the target).
+//! 4. check the configuration settings, resolve the image (manifest, config, platform, deploy
+//!    way), plan the storage against the disks and the image's size, print the plan
+//!    (`dry_run` stops here); a bootc image is staged in RAM, and refused without
+//!    `/usr/bin/bootc`, still before any disk is written;
+//! 5. flat: storage → `%pre-install` → image (+ fstab, image record) → kernel and boot loader
+//!    found in the image (refused otherwise) → configure → boot loader → `%post` → finish (log
+//!    and masked kickstart saved in the target);
+//!    bootc: storage → `%pre-install` → the image's bootc (staging removed) → configure, `%post`
+//!    and finish inside the deployment bootc made.
 //!
 //! On failure `%onerror` scripts run and the reporter gets the error; the error says what the
 //! disk holds (the storage step undoes its own partial work; later steps leave a disk without
@@ -28,8 +31,10 @@ use kickstand_grammar::{FinishKind, Kickstart, ScriptKind};
 use crate::deploy::{TargetRoot, from_kickstart};
 use crate::hardware::{self, Disk, Firmware, Hardware, Roots};
 use crate::progress::Reporter;
+use crate::steps::stage::Staging;
 use crate::steps::{self, Step, scripts};
 use crate::storage::{self, StoragePlan, report};
+use kickstand_oci::resolve::DeployWay;
 
 pub use kickstart::KickstartSource;
 pub use steps::image::RegistryOptions;
@@ -118,6 +123,7 @@ pub fn install(opts: &InstallOptions) -> Result<Summary> {
                     disks: disk_paths,
                     target: None,
                     esp: None,
+                    binds: Vec::new(),
                 };
                 if let Err(e) = scripts::run_all(ks, ScriptKind::Onerror, &env, reporter) {
                     reporter.warn(&format!("%onerror: {e:#}"));
@@ -159,6 +165,7 @@ fn run(
         disks: hw.disks.iter().map(|d| d.path.clone()).collect(),
         target,
         esp,
+        binds: Vec::new(),
     };
 
     let ks = if early.scripts.iter().any(|s| s.kind == ScriptKind::Pre) && !opts.dry_run {
@@ -213,14 +220,35 @@ fn run(
     if opts.dry_run {
         return Ok(summary(None, &fstab));
     }
+    // A bootc image is staged in RAM before any disk is touched, so that an image that does
+    // not fit or has no bootc is refused with the disks as they were.
+    let staging = match &image {
+        Some(i) if i.facts.deploy == DeployWay::Bootc && !stop_at_storage => {
+            r.step(
+                "image",
+                &format!("staging {} for its own bootc", i.facts.source),
+            );
+            let staging = Staging::in_ram(i.facts.compressed_size())?;
+            staging.fill(&rt, i, r)?;
+            Some(staging)
+        }
+        _ => None,
+    };
 
+    if staging.is_some() && !scripts::kernel_has_vfat() && esp_planned(&plan) {
+        r.warn(
+            "this kernel cannot mount vfat: bootc will not find the ESP mounted at \
+             /target/boot/efi (a real bootc needs it to install the UEFI boot loader)",
+        );
+    }
     r.step("storage", "partitioning, formatting and mounting");
     let prepared = steps::storage::run(
         &plan,
         &steps::storage::Options {
             target: opts.target.clone(),
-            // The ESP is written with mtools; %post gets it mounted in its own namespace.
-            mount_esp: false,
+            // The flat way writes the ESP with mtools and %post gets it mounted in its own
+            // namespace; bootc installs the boot loader itself and needs it mounted.
+            mount_esp: staging.is_some() && scripts::kernel_has_vfat(),
         },
     )?;
     r.info(&format!(
@@ -241,6 +269,19 @@ fn run(
     let (Some(image), Some(wanted)) = (&image, &wanted) else {
         unreachable!("an install past storage has an image (checked above)");
     };
+    if let Some(staging) = staging {
+        let stopped = deploy_bootc(
+            opts,
+            &ks,
+            &settings,
+            &prepared,
+            staging,
+            wanted,
+            target_env(),
+        )?;
+        drop(prepared);
+        return Ok(summary(stopped, &fstab));
+    }
     r.step("image", &format!("pulling {}", image.facts.source));
     steps::image::pull(&rt, image, wanted, &prepared.target, &prepared.fstab(), r)?;
     drop(rt);
@@ -278,6 +319,73 @@ fn run(
     steps::finish::run(&root, &ks, r)?;
     drop(prepared);
     Ok(summary(None, &fstab))
+}
+
+/// The bootc way, after storage and `%pre-install`: the staged image's bootc installs onto the
+/// target (the staging is removed once it is done), then the accounts and settings, `%post`
+/// (chrooted into the deployment, its `/var` and the target at `/sysroot` bound) and the log
+/// go into the deployment bootc made. Returns the step it stopped after, when asked to.
+fn deploy_bootc(
+    opts: &InstallOptions,
+    ks: &Kickstart,
+    settings: &from_kickstart::Settings,
+    prepared: &steps::storage::Prepared,
+    staging: Staging,
+    wanted: &steps::image::Wanted,
+    env: scripts::Env,
+) -> Result<Option<Step>> {
+    let r = &opts.reporter;
+    r.step("image", "installing with the image's own bootc");
+    let call = steps::bootc::Call::new(
+        ks,
+        wanted,
+        kernel_args(&opts.inherited_args, &settings.append),
+    );
+    let deployment = steps::bootc::install(&staging, &prepared.target, &call, &env, r)?;
+    drop(staging);
+    r.info("the staging area was removed");
+    if opts.stop_after == Some(Step::Image) {
+        return Ok(Some(Step::Image));
+    }
+    let _var = steps::bootc::VarBind::new(&deployment)?;
+    let root = TargetRoot::new(&deployment.root);
+    r.step(
+        "configure",
+        "users, keys, locale, network (in the deployment)",
+    );
+    steps::configure::run(&root, settings, r)?;
+    if opts.stop_after == Some(Step::Configure) {
+        return Ok(Some(Step::Configure));
+    }
+    r.info("boot loader: installed by bootc");
+    if opts.stop_after == Some(Step::Bootloader) {
+        return Ok(Some(Step::Bootloader));
+    }
+    if ks.scripts.iter().any(|s| s.kind == ScriptKind::Post) {
+        r.step("post", "running %post scripts in the deployment");
+        let mut binds = vec![
+            (deployment.var.clone(), "/var".to_string()),
+            (prepared.target.clone(), "/sysroot".to_string()),
+        ];
+        let boot = prepared.target.join("boot");
+        if boot.is_dir() {
+            binds.push((boot, "/boot".to_string()));
+        }
+        let env = scripts::Env {
+            target: Some(deployment.root.clone()),
+            binds,
+            ..env
+        };
+        scripts::run_all(ks, ScriptKind::Post, &env, r)?;
+    }
+    r.step("finish", "saving the install log");
+    steps::finish::run(&root, ks, r)?;
+    Ok(None)
+}
+
+/// Whether the plan makes an ESP.
+fn esp_planned(plan: &StoragePlan) -> bool {
+    plan.mount_points().iter().any(|m| m.mount == "/boot/efi")
 }
 
 /// The ESP's partition node, if the plan has one.

@@ -2,8 +2,9 @@
 //!
 //! [`resolve`] runs before the storage step touches any disk: the kickstart's
 //! `ostreecontainer`/`bootc` reference is parsed, the manifest for linux/amd64 and the config
-//! are fetched, an ostree/bootc image is refused, and the layers' compressed size is handed to
-//! the planner (the root must hold 3× that).
+//! are fetched, the deploy way is decided (an ostree/bootc image goes to [`super::stage`] and
+//! [`super::bootc`], never here), and the layers' compressed size is handed to the planner
+//! (the root must hold 3× that).
 //!
 //! [`pull`] streams the layers into the mounted target root, then writes `/etc/fstab` and
 //! `/etc/kickstand/image.json`. When it fails, the target holds the layers unpacked so far and
@@ -18,7 +19,7 @@ use kickstand_grammar::Kickstart;
 use kickstand_oci::auth::AuthFile;
 use kickstand_oci::pull::{self, PullSummary};
 use kickstand_oci::reference::ImageSource;
-use kickstand_oci::resolve::{self, Image, PullOptions};
+use kickstand_oci::resolve::{self, DeployWay, Image, PullOptions};
 use kickstand_oci::unpack::UnpackOptions;
 
 use crate::deploy::{TargetRoot, record::ImageRecord};
@@ -87,7 +88,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the image download runtime")
 }
 
-/// Resolves the image and refuses what cannot be flat-deployed. Touches no disk.
+/// Resolves the image and decides its deploy way. Touches no disk.
 pub fn resolve(
     rt: &tokio::runtime::Runtime,
     wanted: &Wanted,
@@ -109,16 +110,16 @@ pub fn resolve(
     let image = rt
         .block_on(resolve::resolve(&wanted.source, &opts))
         .with_context(|| format!("resolving the image {}", wanted.source))?;
-    image
-        .facts
-        .ensure_flat()
-        .context("nothing was written to any disk")?;
     reporter.info(&format!(
-        "image {} resolved: manifest {}, {} layers, {} compressed",
+        "image {} resolved: manifest {}, {} layers, {} compressed; deployed {}",
         image.facts.source,
         image.facts.manifest_digest,
         image.facts.layers.len(),
-        kickstand_oci::unpack::human(image.facts.compressed_size())
+        kickstand_oci::unpack::human(image.facts.compressed_size()),
+        match image.facts.deploy {
+            DeployWay::Flat => "flat (unpacked into the root filesystem)",
+            DeployWay::Bootc => "by the image's own bootc",
+        }
     ));
     if !wanted.no_signature_verification {
         reporter.warn(

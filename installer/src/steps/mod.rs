@@ -2,13 +2,17 @@
 //! [`scripts`] (`%pre-install`), [`image`], [`configure`], [`bootloader`], [`scripts`]
 //! (`%post`), [`finish`]. [`crate::install::install`] runs them. Each step takes what the
 //! previous one left (the storage step leaves the target tree mounted) and says in its doc
-//! comment what a failure half-way leaves behind.
+//! comment what a failure half-way leaves behind. A bootc image goes another way after
+//! resolving: [`stage`] (before storage), [`bootc`] instead of image and boot loader, then
+//! configure, `%post` and finish inside the deployment bootc made.
 
+pub mod bootc;
 pub mod bootloader;
 pub mod configure;
 pub mod finish;
 pub mod image;
 pub mod scripts;
+pub mod stage;
 pub mod storage;
 
 /// The steps an install can stop after (`--stop-after`), in order.

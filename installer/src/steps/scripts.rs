@@ -44,6 +44,10 @@ pub struct Env {
     /// The ESP's partition node, mounted at `/boot/efi` for a chrooted `%post` when the
     /// kernel can mount vfat.
     pub esp: Option<PathBuf>,
+    /// Extra bind mounts for a chroot, after the standard ones: a host directory and the
+    /// path inside the chroot it appears at (a bootc deployment's `/var` and `/sysroot`, the
+    /// target for bootc itself).
+    pub binds: Vec<(PathBuf, String)>,
 }
 
 fn kind_name(kind: ScriptKind) -> &'static str {
@@ -94,7 +98,7 @@ fn run_one(script: &Script, what: &str, env: &Env, reporter: &Reporter) -> Resul
             (p.clone(), p)
         }
     };
-    let plan = NsPlan::new(env, script, chroot)?;
+    let plan = NsPlan::new(env, script.kind, chroot)?;
     reporter.info(&format!(
         "running {what} ({interpreter}{})",
         if chroot {
@@ -103,7 +107,12 @@ fn run_one(script: &Script, what: &str, env: &Env, reporter: &Reporter) -> Resul
             ""
         }
     ));
-    let result = spawn(interpreter, &run_path, plan);
+    let mut cmd = Command::new(interpreter);
+    cmd.arg(&run_path).env(
+        "ANA_INSTALL_PATH",
+        if plan.chroot.is_some() { "/" } else { SYSROOT },
+    );
+    let result = spawn(cmd, plan);
     let _ = std::fs::remove_file(&host_file);
     let (status, output) =
         result.with_context(|| format!("{what}: could not run {interpreter}"))?;
@@ -142,29 +151,31 @@ fn unique() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Runs `interpreter script` in the namespace `plan` describes; returns the status and the
-/// merged output.
-fn spawn(
-    interpreter: &str,
-    script: &Path,
-    plan: NsPlan,
+/// Runs `program args` chrooted into `env.target` as a chrooted `%post` would be (`/dev
+/// /proc /sys /run` and `env.binds`, in a namespace of its own); returns its status and merged
+/// output.
+pub fn run_chrooted(
+    env: &Env,
+    program: &str,
+    args: &[String],
 ) -> Result<(std::process::ExitStatus, String)> {
+    let plan = NsPlan::new(env, ScriptKind::Post, true)?;
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    spawn(cmd, plan).with_context(|| format!("running {program}"))
+}
+
+/// Runs `cmd` in the namespace `plan` describes; returns the status and the merged output.
+fn spawn(mut cmd: Command, plan: NsPlan) -> Result<(std::process::ExitStatus, String)> {
     let (reader, writer) = nix::unistd::pipe().context("creating a pipe")?;
     let writer2 = writer.try_clone().context("duplicating a pipe")?;
-    let mut cmd = Command::new(interpreter);
-    cmd.arg(script)
-        .stdin(Stdio::null())
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::from(writer))
         .stderr(Stdio::from(writer2))
         .env(
             "PATH",
             "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         );
-    if plan.chroot.is_some() {
-        cmd.env("ANA_INSTALL_PATH", "/");
-    } else {
-        cmd.env("ANA_INSTALL_PATH", SYSROOT);
-    }
     // SAFETY: the closure only makes system calls on data prepared before the fork (no
     // allocation, no locks).
     unsafe {
@@ -195,6 +206,8 @@ struct Chroot {
     /// A fresh tmpfs on `/run` (host mode) instead of the installer's `/run`.
     fresh_run: bool,
     esp: Option<(CString, CString)>,
+    /// Host directory and mount point (in the host's view of the chroot), bound last.
+    binds: Vec<(CString, CString)>,
 }
 
 /// Everything the child does between fork and exec, prepared beforehand.
@@ -258,7 +271,7 @@ fn disk_nodes(disks: &[PathBuf]) -> Result<Vec<Node>> {
 }
 
 impl NsPlan {
-    fn new(env: &Env, script: &Script, chroot: bool) -> Result<Self> {
+    fn new(env: &Env, kind: ScriptKind, chroot: bool) -> Result<Self> {
         let restrict_dev = if env.restrict_dev {
             let mut nodes: Vec<Node> = CHAR_DEVICES
                 .iter()
@@ -289,6 +302,10 @@ impl NsPlan {
                     }
                     _ => None,
                 };
+                let mut binds = Vec::new();
+                for (from, inside) in &env.binds {
+                    binds.push((cstr(from)?, cstr(&root.create_dir_all(inside)?)?));
+                }
                 chroot_plan = Some(Chroot {
                     root: cstr(t)?,
                     dev: cstr(&root.resolve("/dev")?)?,
@@ -297,8 +314,9 @@ impl NsPlan {
                     run: cstr(&root.resolve("/run")?)?,
                     fresh_run: env.restrict_dev,
                     esp,
+                    binds,
                 });
-            } else if script.kind != ScriptKind::Pre && t != Path::new(SYSROOT) {
+            } else if kind != ScriptKind::Pre && t != Path::new(SYSROOT) {
                 std::fs::create_dir_all(SYSROOT)
                     .with_context(|| format!("creating {SYSROOT} for %post --nochroot"))?;
                 sysroot_bind = Some((cstr(t)?, cstr(Path::new(SYSROOT))?));
@@ -392,6 +410,9 @@ impl NsPlan {
                     none,
                 );
             }
+            for (from, to) in &c.binds {
+                mount(Some(from.as_c_str()), to.as_c_str(), none, bind, none)?;
+            }
             nix::unistd::chroot(c.root.as_c_str())?;
             nix::unistd::chdir(c"/")?;
         }
@@ -400,7 +421,7 @@ impl NsPlan {
 }
 
 /// Whether this kernel mounts vfat (`/proc/filesystems`; a module may need loading first).
-fn kernel_has_vfat() -> bool {
+pub fn kernel_has_vfat() -> bool {
     std::fs::read_to_string("/proc/filesystems").is_ok_and(|t| {
         t.lines()
             .any(|l| l.split_whitespace().last() == Some("vfat"))

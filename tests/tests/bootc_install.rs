@@ -1,0 +1,348 @@
+//! The bootc way, through the CLI onto disk image files (root: loop devices, mounts), against
+//! a STAND-IN for bootc: no bootc image can be pulled here, so the test image's
+//! `/usr/bin/bootc` is a busybox shell script that checks its arguments, its environment and
+//! the mounts it sees (the target bound at `/target`, the staged OCI layout whose blobs must
+//! hash to their names), records them, and writes an ostree-style deployment
+//! (`/ostree/deploy/S/deploy/SUM.0` with the image's `/etc`, and `/ostree/deploy/S/var`) for
+//! the rest of the install to act on. This verifies Kickstand's side of the contract, not
+//! bootc itself.
+
+use std::path::{Path, PathBuf};
+
+use kickstand_oci::{Compression, LayoutWriter, Meta};
+use kickstand_tests::{
+    MountedPartition, ROOT_X86_64, disk_file, finish_image, install, partition, ssh_key,
+};
+use qemu_harness::gate;
+
+const GIB: u64 = 1 << 30;
+
+/// The stand-in: fails (exit 3) on anything bootc would not be given, records what it saw in
+/// the stateroot's `var/lib/stand-in-bootc/`, writes a deployment.
+const STAND_IN: &str = r#"#!/bin/sh
+set -eu
+fail() { echo "stand-in bootc: $*" >&2; exit 3; }
+[ "${1:-}" = install ] && [ "${2:-}" = to-filesystem ] || fail "expected 'install to-filesystem', got: $*"
+shift 2
+src= tgt= transport= stateroot=default kargs= target=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --source-imgref) src=$2; shift 2 ;;
+    --target-imgref) tgt=$2; shift 2 ;;
+    --target-transport) transport=$2; shift 2 ;;
+    --stateroot) stateroot=$2; shift 2 ;;
+    --karg) kargs="$kargs $2"; shift 2 ;;
+    --*) fail "unknown option $1" ;;
+    *) [ -z "$target" ] || fail "two targets"; target=$1; shift ;;
+  esac
+done
+[ "$target" = /target ] || fail "target is '$target', not /target"
+case "$src" in oci:/*) ;; *) fail "source-imgref '$src' is not oci:/PATH" ;; esac
+layout=${src#oci:}
+[ -f "$layout/oci-layout" ] && [ -f "$layout/index.json" ] || fail "no OCI layout at $layout"
+n=0
+for blob in "$layout"/blobs/sha256/*; do
+  sum=$(sha256sum "$blob" | cut -d' ' -f1)
+  [ "$sum" = "$(basename "$blob")" ] || fail "blob $blob hashes to $sum"
+  n=$((n+1))
+done
+[ "$n" -ge 3 ] || fail "only $n blobs in the layout"
+case "$tgt" in *:*/*|"") fail "target-imgref '$tgt' carries a transport or is empty" ;; esac
+grep -q " /target " /proc/mounts || fail "/target is not a mount point"
+[ -c /dev/null ] && [ -d /sys/class ] && [ -d /proc/self ] || fail "no /dev, /sys or /proc"
+for e in $(ls -A /target); do
+  case "$e" in lost+found|boot) ;; *) fail "the target root is not empty: $e" ;; esac
+done
+[ -f /usr/share/stand-in-marker ] || fail "not running in the staged image"
+sum=$(cat /etc/os-release "$layout/index.json" | sha256sum | cut -d' ' -f1)
+s=/target/ostree/deploy/$stateroot
+d=$s/deploy/$sum.0
+mkdir -p "$d/usr/bin" "$d/var" "$d/tmp" "$d/proc" "$d/sys" "$d/dev" "$d/run" "$d/sysroot" \
+  "$s/var/home" "$s/var/roothome" "$s/var/lib/stand-in-bootc" /target/boot/loader/entries
+cp -a /etc "$d/etc"
+cp /usr/bin/busybox "$d/usr/bin/busybox"
+for a in sh echo cat test; do ln -s busybox "$d/usr/bin/$a"; done
+ln -s usr/bin "$d/bin"
+ln -s var/home "$d/home"
+ln -s var/roothome "$d/root"
+echo "$sum" > "$d/usr/.ostree-checksum"
+printf 'title stand-in\nlinux /ostree/%s/vmlinuz\noptions ostree=/ostree/boot.1/%s/%s/0%s\n' \
+  "$sum" "$stateroot" "$sum" "$kargs" > /target/boot/loader/entries/ostree-1.conf
+r=$s/var/lib/stand-in-bootc
+printf '%s\n' "source=$src" "target-imgref=$tgt" "target-transport=$transport" \
+  "stateroot=$stateroot" "kargs=$kargs" "blobs=$n" > "$r/args"
+env | sort > "$r/env"
+grep " /target" /proc/mounts > "$r/mounts" || true
+echo "stand-in bootc: deployed $d"
+"#;
+
+/// A one-layer image: busybox as `/usr/bin/{busybox,sh,...}`, `/etc` account files, and
+/// (when `with_bootc`) the stand-in at `/usr/bin/bootc`.
+fn bootc_image(dir: &Path, with_bootc: bool, labels: &[(&str, &str)]) -> PathBuf {
+    let layout = LayoutWriter::create(dir).unwrap();
+    let mut layer = layout.layer(Compression::Gzip).unwrap();
+    let t = 1_767_225_600;
+    for d in ["etc", "usr", "usr/bin", "usr/share", "var", "var/tmp"] {
+        layer.dir(d, Meta::root(0o755, t)).unwrap();
+    }
+    let busybox = std::fs::read("/bin/busybox").expect("busybox-static");
+    layer
+        .file_bytes("usr/bin/busybox", Meta::root(0o755, t), &busybox)
+        .unwrap();
+    for a in [
+        "sh",
+        "cat",
+        "cp",
+        "cut",
+        "env",
+        "grep",
+        "ln",
+        "ls",
+        "mkdir",
+        "basename",
+        "sha256sum",
+        "sort",
+        "printf",
+    ] {
+        layer
+            .symlink(&format!("usr/bin/{a}"), "busybox", Meta::root(0o777, t))
+            .unwrap();
+    }
+    layer
+        .symlink("bin", "usr/bin", Meta::root(0o777, t))
+        .unwrap();
+    if with_bootc {
+        layer
+            .file_bytes("usr/bin/bootc", Meta::root(0o755, t), STAND_IN.as_bytes())
+            .unwrap();
+    }
+    let files: [(&str, &str, u32); 6] = [
+        (
+            "etc/os-release",
+            "ID=standin\nPRETTY_NAME=\"Stand-in bootc\"\n",
+            0o644,
+        ),
+        ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n", 0o644),
+        ("etc/shadow", "root:*:20400:0:99999:7:::\n", 0o600),
+        ("etc/group", "root:x:0:\nwheel:x:10:\n", 0o644),
+        ("etc/gshadow", "root:*::\nwheel:*::\n", 0o600),
+        ("usr/share/stand-in-marker", "staged\n", 0o644),
+    ];
+    for (p, c, m) in files {
+        layer.file_bytes(p, Meta::root(m, t), c.as_bytes()).unwrap();
+    }
+    let layer = layout.commit_layer(layer, "stand-in bootc image").unwrap();
+    finish_image(layout, layer, labels)
+}
+
+/// A kickstart installing `layout` with `ostreecontainer` onto autopart'd ext4.
+fn ostreecontainer_ks(layout: &Path) -> String {
+    format!(
+        "ostreecontainer --transport=oci --url={}:latest --no-signature-verification\n\
+         clearpart --all --initlabel\nautopart --fstype=ext4\n",
+        layout.display()
+    )
+}
+
+fn output(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn a_bootc_image_is_installed_by_its_own_bootc_then_configured_in_the_deployment() {
+    if !gate::root_test(
+        "a_bootc_image_is_installed_by_its_own_bootc_then_configured_in_the_deployment",
+    ) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let layout = bootc_image(&dir.join("layout"), true, &[("containers.bootc", "1")]);
+    let (key, _) = ssh_key(dir);
+    let disk = disk_file(dir, "disk.raw", 3 * GIB);
+    let ks = format!(
+        "bootc --source-imgref=oci:{}:latest --target-imgref=registry.example/os/standin:42 \
+         --stateroot=standin\n\
+         clearpart --all --initlabel\nautopart --fstype=ext4\n\
+         bootloader --append=\"quiet console=ttyS0,115200\"\n\
+         rootpw --plaintext rootsecret\n\
+         user --name=alice --groups=wheel --plaintext --password=alicesecret\n\
+         sshkey --username=alice \"{key}\"\n\
+         %post\n\
+         echo \"post in $(cat /usr/.ostree-checksum)\" > /etc/post-ran\n\
+         test -d /sysroot/ostree/deploy && echo sysroot-bound > /var/post-var\n\
+         %end\n",
+        layout.display()
+    );
+    let out = install(dir, &ks, &disk, &["--firmware", "uefi"]);
+    let text = output(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("deployed by the image's own bootc"), "{text}");
+
+    // The staging area is gone.
+    let staged = text
+        .split("image staged in RAM at ")
+        .nth(1)
+        .and_then(|s| s.split(':').next())
+        .expect("the staging area is named");
+    assert!(!Path::new(staged).exists(), "{staged} was left behind");
+    assert!(
+        !std::fs::read_to_string("/proc/mounts")
+            .unwrap()
+            .contains(staged),
+        "{staged} is still mounted"
+    );
+
+    let root = MountedPartition::new(&disk, partition(&disk, ROOT_X86_64).expect("root"));
+    // Never flat: nothing of the image at the top of the root filesystem.
+    assert!(!root.path("usr").exists() && !root.path("etc").exists());
+    let s = root.path("ostree/deploy/standin");
+    let record = std::fs::read_to_string(s.join("var/lib/stand-in-bootc/args")).unwrap();
+    assert!(
+        record.contains("source=oci:/var/tmp/kickstand-image\n"),
+        "{record}"
+    );
+    assert!(
+        record.contains("target-imgref=registry.example/os/standin:42\n"),
+        "{record}"
+    );
+    assert!(record.contains("target-transport=\n"), "{record}");
+    assert!(record.contains("stateroot=standin\n"), "{record}");
+    assert!(
+        record.contains("kargs= quiet console=ttyS0,115200\n"),
+        "{record}"
+    );
+    let env = std::fs::read_to_string(s.join("var/lib/stand-in-bootc/env")).unwrap();
+    assert!(env.contains("PATH=/usr/local/sbin:"), "{env}");
+    let mounts = std::fs::read_to_string(s.join("var/lib/stand-in-bootc/mounts")).unwrap();
+    assert!(mounts.contains(" /target "), "{mounts}");
+    assert!(mounts.contains(" /target/boot "), "{mounts}");
+    // The ESP is mounted for bootc when the kernel has vfat (this host's may not).
+    let vfat = std::fs::read_to_string("/proc/filesystems")
+        .unwrap()
+        .lines()
+        .any(|l| l.ends_with("vfat"));
+    assert_eq!(mounts.contains(" /target/boot/efi vfat "), vfat, "{mounts}");
+    if !vfat {
+        assert!(text.contains("this kernel cannot mount vfat"), "{text}");
+    }
+
+    let deploys: Vec<_> = std::fs::read_dir(s.join("deploy"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(deploys.len(), 1, "{deploys:?}");
+    let d = &deploys[0];
+    let sum = std::fs::read_to_string(d.join("usr/.ostree-checksum")).unwrap();
+    assert!(d.ends_with(format!("{}.0", sum.trim())));
+    let etc = |f: &str| std::fs::read_to_string(d.join("etc").join(f)).unwrap();
+    assert!(
+        etc("passwd").contains("alice:x:1000:1000::/home/alice:"),
+        "{}",
+        etc("passwd")
+    );
+    assert!(
+        etc("group").contains("wheel:x:10:alice"),
+        "{}",
+        etc("group")
+    );
+    assert!(!etc("shadow").starts_with("root:*:"), "rootpw not applied");
+    assert!(etc("shadow").contains("alice:$6$"), "{}", etc("shadow"));
+    // Homes in the stateroot's var, not in the deployment.
+    let home = s.join("var/home/alice");
+    let keys = std::fs::read_to_string(home.join(".ssh/authorized_keys")).unwrap();
+    assert!(keys.contains(&key), "{keys}");
+    assert!(std::fs::read_dir(d.join("var")).unwrap().next().is_none());
+    // %post ran chrooted in the deployment, with its /var and the target at /sysroot.
+    assert_eq!(etc("post-ran"), format!("post in {}\n", sum.trim()));
+    assert_eq!(
+        std::fs::read_to_string(s.join("var/post-var")).unwrap(),
+        "sysroot-bound\n"
+    );
+    assert!(s.join("var/log/kickstand/install.log").exists());
+}
+
+#[test]
+fn ostreecontainer_maps_onto_bootc_with_the_default_stateroot() {
+    if !gate::root_test("ostreecontainer_maps_onto_bootc_with_the_default_stateroot") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let layout = bootc_image(&dir.join("layout"), true, &[("ostree.bootable", "1")]);
+    let disk = disk_file(dir, "disk.raw", 3 * GIB);
+    let ks = ostreecontainer_ks(&layout);
+    let out = install(dir, &ks, &disk, &["--firmware", "uefi"]);
+    assert!(out.status.success(), "{}", output(&out));
+    let root = MountedPartition::new(&disk, partition(&disk, ROOT_X86_64).expect("root"));
+    let record =
+        std::fs::read_to_string(root.path("ostree/deploy/default/var/lib/stand-in-bootc/args"))
+            .unwrap();
+    assert!(record.contains("stateroot=default\n"), "{record}");
+    assert!(
+        record.contains(&format!("target-imgref={}:latest\n", layout.display())),
+        "{record}"
+    );
+    assert!(record.contains("target-transport=oci\n"), "{record}");
+}
+
+#[test]
+fn a_flat_image_with_a_bootc_binary_still_goes_the_flat_way() {
+    if !gate::root_test("a_flat_image_with_a_bootc_binary_still_goes_the_flat_way") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let layout = bootc_image(&dir.join("layout"), true, &[]);
+    let disk = disk_file(dir, "disk.raw", 3 * GIB);
+    let ks = ostreecontainer_ks(&layout);
+    // No kernel in the image: the flat way unpacks it, then refuses it before the boot loader.
+    let out = install(dir, &ks, &disk, &["--firmware", "uefi"]);
+    let text = output(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("deployed flat (unpacked into the root filesystem)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the image has no /usr/lib/modules/<KVER>/vmlinuz"),
+        "{text}"
+    );
+    assert!(!text.contains("staged in RAM"), "{text}");
+    let root = MountedPartition::new(&disk, partition(&disk, ROOT_X86_64).expect("root"));
+    assert!(root.path("usr/bin/bootc").exists());
+    assert!(!root.path("ostree").exists());
+}
+
+#[test]
+fn a_failing_bootc_shows_its_output() {
+    if !gate::root_test("a_failing_bootc_shows_its_output") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let layout = bootc_image(&dir.join("layout"), true, &[("containers.bootc", "1")]);
+    let disk = disk_file(dir, "disk.raw", 3 * GIB);
+    // A transport in --target-imgref that Kickstand cannot strip reaches the stand-in, which
+    // refuses it as bootc would misuse it.
+    let ks = format!(
+        "bootc --source-imgref=oci:{}:latest --target-imgref=containers-storage:x/y:1\n\
+         clearpart --all --initlabel\nautopart --fstype=ext4\n",
+        layout.display()
+    );
+    let out = install(dir, &ks, &disk, &["--firmware", "uefi"]);
+    let text = output(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("the image's bootc failed"), "{text}");
+    assert!(
+        text.contains(
+            "stand-in bootc: target-imgref 'containers-storage:x/y:1' carries a transport"
+        ),
+        "{text}"
+    );
+}
