@@ -207,9 +207,12 @@ fn one_line(s: &str) -> String {
 }
 
 fn ipxe_local(mac: MacAddr, state: &MachineState) -> String {
-    // `exit` returns to the firmware, which tries the next boot device: the local disk.
+    // `exit 1` returns to the firmware, which tries the next boot device: the local disk.
+    // The status must be an error: UEFI boot managers (EDK2's BDS, so OVMF) treat a boot
+    // option that returns EFI_SUCCESS as done and open their boot menu instead of trying
+    // the next one. BIOS (INT 18h) goes on either way.
     format!(
-        "#!ipxe\necho {}\nexit\n",
+        "#!ipxe\necho {}\nexit 1\n",
         status_line(mac, state).replace('$', "")
     )
 }

@@ -119,7 +119,8 @@ fn decisions() {
                 Installed,
                 req(KNOWN, EfiX64, Ipxe, false),
                 Want::Ipxe(
-                    &["#!ipxe", "is installed", "exit\n"],
+                    // A failure status, or OVMF opens its boot menu instead of the disk.
+                    &["#!ipxe", "is installed", "\nexit 1\n"],
                     &["kernel", "inst.ks"],
                 ),
             ),
@@ -131,7 +132,7 @@ fn decisions() {
                     &[
                         "failed: no disk matches --drives=sdz",
                         "kickstand machines reinstall 52:54:00:12:34:56",
-                        "exit\n",
+                        "\nexit 1\n",
                     ],
                     &["kernel"],
                 ),

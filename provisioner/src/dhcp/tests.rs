@@ -382,7 +382,7 @@ fn installed_machines_are_still_answered_and_led_to_the_local_boot_script() {
     let boot::Response::IpxeScript(script) = boot::respond(&f.config, &installed, &req) else {
         panic!()
     };
-    assert!(script.contains("\nexit\n"), "{script}");
+    assert!(script.contains("\nexit 1\n"), "{script}");
 }
 
 #[test]
