@@ -23,6 +23,7 @@ pub mod netns;
 pub mod process;
 pub mod registry;
 pub mod slots;
+pub mod ssh;
 pub mod vm;
 
 pub use assets::{Kernel, debian_kernel};

@@ -1,10 +1,13 @@
 //! A real registry for tests: Debian's `docker-registry` (the distribution registry) on a free
-//! loopback port with its storage in a temporary directory, and `skopeo` to push layouts to it.
-//! The registry is plain HTTP: clients must be told it is insecure
-//! (`--dest-tls-verify=false`, `kickstand.insecure_registry=127.0.0.1:PORT`).
+//! loopback port, or on [`LAB_PORT`] of a [`NetLab`](crate::NetLab) host's address, with its
+//! storage in a temporary directory, and `skopeo` to push layouts to it (run where the
+//! registry is reachable: in the lab host's namespace for a lab registry). The registry is
+//! plain HTTP: clients must be told it is insecure (`--dest-tls-verify=false`,
+//! `kickstand.insecure_registry=HOST:PORT`).
 
 use crate::cmd::run;
 use crate::error::{Error, Result};
+use crate::netlab::Host;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
@@ -14,6 +17,8 @@ use std::time::{Duration, Instant};
 
 /// Path of the registry binary from Debian's docker-registry package.
 pub const DOCKER_REGISTRY: &str = "/usr/bin/docker-registry";
+/// The port a registry in a lab host listens on (the host's namespace is the test's own).
+pub const LAB_PORT: u16 = 5000;
 
 /// A running registry; stopped (and its storage removed) on drop.
 #[derive(Debug)]
@@ -21,6 +26,8 @@ pub struct LocalRegistry {
     child: Child,
     addr: SocketAddr,
     dir: tempfile::TempDir,
+    /// The lab host it runs in; `None`: the machine's loopback.
+    host: Option<Host>,
 }
 
 impl LocalRegistry {
@@ -30,7 +37,7 @@ impl LocalRegistry {
         // The free port is found by binding port 0 and releasing it; another process may take
         // it in between, so a registry that fails to come up is retried on a new port.
         for _ in 0..3 {
-            match Self::start_once() {
+            match Self::start_once(None) {
                 Ok(r) => return Ok(r),
                 Err(e) => last = Some(e),
             }
@@ -38,16 +45,27 @@ impl LocalRegistry {
         Err(last.expect("at least one attempt"))
     }
 
-    fn start_once() -> Result<Self> {
+    /// Starts a registry inside lab host `host`, on its address and [`LAB_PORT`], and waits
+    /// until `/v2/` answers there.
+    pub fn start_in(host: &Host) -> Result<Self> {
+        Self::start_once(Some(host))
+    }
+
+    fn start_once(host: Option<&Host>) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("kickstand-registry-")
             .tempdir()
             .map_err(Error::io("creating the registry directory", "/tmp"))?;
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .map_err(Error::io("finding a free port", "127.0.0.1"))?
-            .port();
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let addr = match host {
+            Some(h) => SocketAddr::new(h.address(), LAB_PORT),
+            None => {
+                let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+                    .and_then(|l| l.local_addr())
+                    .map_err(Error::io("finding a free port", "127.0.0.1"))?
+                    .port();
+                SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+            }
+        };
         let storage = dir.path().join("storage");
         let config = dir.path().join("config.yml");
         std::fs::write(
@@ -64,7 +82,11 @@ impl LocalRegistry {
         let log_path = dir.path().join("registry.log");
         let log = std::fs::File::create(&log_path).map_err(Error::io("creating", &log_path))?;
         let log_err = log.try_clone().map_err(Error::io("opening", &log_path))?;
-        let child = Command::new(DOCKER_REGISTRY)
+        let mut cmd = match host {
+            Some(h) => h.command(DOCKER_REGISTRY)?,
+            None => Command::new(DOCKER_REGISTRY),
+        };
+        let child = cmd
             .arg("serve")
             .arg(&config)
             .stdin(Stdio::null())
@@ -77,7 +99,12 @@ impl LocalRegistry {
                 command: format!("{DOCKER_REGISTRY} serve {}", config.display()),
                 source,
             })?;
-        let mut registry = Self { child, addr, dir };
+        let mut registry = Self {
+            child,
+            addr,
+            dir,
+            host: host.cloned(),
+        };
         registry.wait_ready(Duration::from_secs(20))?;
         Ok(registry)
     }
@@ -106,8 +133,18 @@ impl LocalRegistry {
         }
     }
 
-    /// The HTTP status of `GET path` (a minimal HTTP/1.0 request; no client crate needed).
+    /// The HTTP status of `GET path` (a minimal HTTP/1.0 request; no client crate needed),
+    /// asked from where the registry runs.
     pub fn get(&self, path: &str) -> std::io::Result<u16> {
+        match &self.host {
+            Some(h) => h
+                .in_netns(|| self.get_here(path))
+                .map_err(std::io::Error::other)?,
+            None => self.get_here(path),
+        }
+    }
+
+    fn get_here(&self, path: &str) -> std::io::Result<u16> {
         let mut s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
         s.set_read_timeout(Some(Duration::from_secs(5)))?;
         write!(s, "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr)?;
@@ -120,12 +157,12 @@ impl LocalRegistry {
             .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {line:?}")))
     }
 
-    /// `127.0.0.1:PORT`.
+    /// `127.0.0.1:PORT`, or the lab host's `ADDRESS:PORT`.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// `127.0.0.1:PORT/NAME:TAG`, the reference of an image pushed as `NAME:TAG`.
+    /// `ADDR/NAME:TAG`, the reference of an image pushed as `NAME:TAG`.
     pub fn reference(&self, name: &str, tag: &str) -> String {
         format!("{}/{name}:{tag}", self.addr)
     }
@@ -140,10 +177,13 @@ impl LocalRegistry {
         tag: &str,
     ) -> Result<String> {
         let reference = self.reference(name, tag);
+        let mut cmd = match &self.host {
+            Some(h) => h.command("skopeo")?,
+            None => Command::new("skopeo"),
+        };
         run(
             "pushing a layout to the test registry",
-            Command::new("skopeo")
-                .args(["--policy"])
+            cmd.args(["--policy"])
                 .arg(self.policy()?)
                 .args(["copy", "--quiet", "--dest-tls-verify=false"])
                 .arg(format!("oci:{}:{layout_tag}", layout.display()))

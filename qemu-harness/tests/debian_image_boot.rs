@@ -185,22 +185,7 @@ fn free_port() -> u16 {
 /// Runs `command` as admin over SSH on the forwarded port; its stdout, or stderr as the error.
 fn ssh(key: &Path, port: u16, command: &str) -> Result<String, String> {
     let out = Command::new("ssh")
-        .args([
-            "-F",
-            "/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "ConnectTimeout=10",
-            "-o",
-            "LogLevel=ERROR",
-            "-i",
-        ])
-        .arg(key)
+        .args(qemu_harness::ssh::options(key))
         .arg("-p")
         .arg(port.to_string())
         .arg("admin@127.0.0.1")

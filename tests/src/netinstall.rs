@@ -3,14 +3,23 @@
 //! bare VM with a blank disk powers on, network-boots, installs the tiny image with a rendered
 //! kickstart, reboots, is sent to its local disk by boot-once and reports `KICKSTAND-BOOTED`.
 //!
+//! Variants of the same flow ([`Scenario`]): the site's own DHCP server (dnsmasq on another lab
+//! host) hands out the addresses while Kickstand only answers as ProxyDHCP ([`Dhcp`]); and the
+//! debian image pulled from Debian's docker-registry on another lab host, installed with a
+//! kickstart that has `%post`, a static host name and [`DEBIAN_USER`], then logged into over
+//! SSH from a lab host ([`Os`]).
+//!
 //! The end-to-end tests (`tests/tests/netinstall.rs`) and `cargo xtask demo` (the
 //! `kickstand-demo` binary) are this one code path; the demo only adds the live console.
 
 use crate::serve::LabKickstand;
+use qemu_harness::dnsmasq::Dnsmasq;
+use qemu_harness::images::debian;
 use qemu_harness::images::tiny::{self, BootReport};
-use qemu_harness::{Disk, DiskBus, Firmware, Host, NetLab, Nic, OptionRom, Vm, VmBuilder};
+use qemu_harness::registry::LocalRegistry;
+use qemu_harness::{Disk, DiskBus, Firmware, Host, NetLab, Nic, OptionRom, Process, Vm, VmBuilder};
 use std::fmt::Display;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The machine's MAC address (in the inventory).
@@ -21,6 +30,20 @@ pub const HOSTNAME: &str = "web-01";
 pub const USER: &str = "admin";
 /// The provisioner's address in the lab.
 pub const SERVER: &str = "192.0.2.1";
+/// The site's DHCP server ([`Dhcp::ProxyBesideSiteDhcp`]) and the addresses it leases.
+pub const SITE_DHCP: &str = "192.0.2.2";
+pub const SITE_RANGE: (&str, &str) = ("192.0.2.150", "192.0.2.199");
+/// The lab host running docker-registry ([`Os::Debian`]).
+pub const REGISTRY: &str = "192.0.2.3";
+/// The machine's fixed address in the inventory, leased by Kickstand's full-mode DHCP.
+pub const MACHINE_IP: &str = "192.0.2.50";
+/// The static host name the debian kickstart sets.
+pub const DEBIAN_HOSTNAME: &str = "flagship-01";
+/// The user the debian kickstart creates, with the test's SSH key.
+pub const DEBIAN_USER: &str = "admin-user";
+/// The file the debian kickstart's `%post` writes in the installed system, and its contents.
+pub const POST_MARKER: &str = "/etc/kickstand-post-marker";
+pub const POST_TEXT: &str = "written by %post";
 
 /// How the machine's firmware network-boots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +65,55 @@ impl Boot {
     }
 }
 
+/// Who answers DHCP on the segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dhcp {
+    /// Kickstand's own DHCP server (`[dhcp] mode = "full"`, the machine's fixed
+    /// [`MACHINE_IP`]).
+    Full,
+    /// dnsmasq on [`SITE_DHCP`] is the site's DHCP server (a pool, no boot options) and
+    /// Kickstand answers as ProxyDHCP (`mode = "proxy"`) with the boot information only.
+    ProxyBesideSiteDhcp,
+}
+
+/// What is installed, and from where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Os {
+    /// The tiny image from Kickstand's embedded registry, the minimal kickstart.
+    Tiny,
+    /// The debian image pushed to docker-registry on [`REGISTRY`] (plain HTTP, named with
+    /// `kickstand.insecure_registry=` in the profile's cmdline); the kickstart sets the static
+    /// host name [`DEBIAN_HOSTNAME`], creates [`DEBIAN_USER`] with the test's key and runs a
+    /// `%post` writing [`POST_MARKER`]. The run ends when the installed system accepts an SSH
+    /// login from a lab host.
+    Debian,
+}
+
+impl Os {
+    fn profile(self) -> &'static str {
+        match self {
+            Os::Tiny => "install-tiny",
+            Os::Debian => "install-debian",
+        }
+    }
+
+    /// The user the kickstart gives the test's key.
+    pub fn user(self) -> &'static str {
+        match self {
+            Os::Tiny => USER,
+            Os::Debian => DEBIAN_USER,
+        }
+    }
+
+    /// The host name the installed system reports.
+    pub fn hostname(self) -> &'static str {
+        match self {
+            Os::Tiny => HOSTNAME,
+            Os::Debian => DEBIAN_HOSTNAME,
+        }
+    }
+}
+
 /// What the kickstart makes of the install.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -58,6 +130,8 @@ pub struct Scenario {
     pub name: String,
     pub boot: Boot,
     pub outcome: Outcome,
+    pub dhcp: Dhcp,
+    pub os: Os,
     /// Print the machine's console as it happens (the demo).
     pub live: bool,
     /// Keep the installed system up with a shell on its console (`kickstand.noshutdown`
@@ -110,16 +184,50 @@ pub struct Run {
     pub phases: Phases,
     /// The installed system's boot report ([`Outcome::Installs`]).
     pub report: Option<BootReport>,
-    /// SHA256 fingerprint of the SSH key the kickstart gave [`USER`].
+    /// SHA256 fingerprint of the SSH key the kickstart gave [`Os::user`].
     pub key_fingerprint: String,
+    /// The private half of that key.
+    pub key: PathBuf,
     /// `kickstand machines list` on the server after the run.
     pub machines: String,
     pub vm: Vm,
     pub kickstand: LabKickstand,
     pub server: Host,
+    /// dnsmasq as the site's DHCP server ([`Dhcp::ProxyBesideSiteDhcp`]).
+    pub site_dhcp: Option<SiteDhcp>,
+    /// docker-registry serving the debian image ([`Os::Debian`]).
+    pub registry: Option<LocalRegistry>,
     pub dir: tempfile::TempDir,
     // Dropped last: removing the lab's namespaces ends everything in them.
     pub lab: NetLab,
+}
+
+/// dnsmasq serving [`SITE_RANGE`] on [`SITE_DHCP`].
+#[derive(Debug)]
+pub struct SiteDhcp {
+    pub process: Process,
+    /// Its lease file.
+    pub leases: PathBuf,
+}
+
+impl Run {
+    /// Runs `command` on the installed system as [`DEBIAN_USER`] over SSH from the server
+    /// host, with the kickstart's key; its stdout, or the error with ssh's stderr.
+    pub fn ssh(&self, command: &str) -> Result<String> {
+        ssh(&self.server, &self.key, command)
+    }
+}
+
+fn ssh(from: &Host, key: &Path, command: &str) -> Result<String> {
+    let target = format!("{DEBIAN_USER}@{MACHINE_IP}");
+    let mut cmd = ctx("ssh", from.command("ssh"))?;
+    cmd.args(qemu_harness::ssh::options(key))
+        .arg(&target)
+        .arg(command);
+    ctx(
+        &format!("ssh {target} {command}"),
+        qemu_harness::cmd::run("ssh", &mut cmd),
+    )
 }
 
 type Result<T> = std::result::Result<T, String>;
@@ -129,11 +237,31 @@ fn ctx<T, E: Display>(what: &str, r: std::result::Result<T, E>) -> Result<T> {
 }
 
 /// The kickstart template the profile serves (rendered per machine by the server).
-pub fn kickstart(outcome: Outcome, keep: bool) -> String {
+pub fn kickstart(os: Os, outcome: Outcome, keep: bool) -> String {
     let disk = match outcome {
         Outcome::Installs => "vda",
         Outcome::MissingDisk => "sdz",
     };
+    if os == Os::Debian {
+        return format!(
+            "# The flagship install, rendered by kickstand serve for {{{{ machine.mac }}}}.\n\
+             ignoredisk --only-use={disk}\n\
+             clearpart --all --initlabel\n\
+             autopart --fstype=ext4\n\
+             ostreecontainer --url={REGISTRY}:{port}/debian:{tag} --no-signature-verification\n\
+             network --bootproto=dhcp --device=link --hostname={DEBIAN_HOSTNAME}\n\
+             user --name={DEBIAN_USER} --groups=wheel\n\
+             sshkey --username={DEBIAN_USER} \"{{{{ vars.ssh_key }}}}\"\n\
+             rootpw --lock\n\
+             reboot\n\
+             \n\
+             %post --erroronfail\n\
+             echo '{POST_TEXT}' > {POST_MARKER}\n\
+             %end\n",
+            port = qemu_harness::registry::LAB_PORT,
+            tag = debian::TAG,
+        );
+    }
     format!(
         "# Rendered by kickstand serve for {{{{ machine.mac }}}}.\n\
          ignoredisk --only-use={disk}\n\
@@ -155,10 +283,36 @@ pub fn kickstart(outcome: Outcome, keep: bool) -> String {
     )
 }
 
-/// `kickstand.toml`: full DHCP on the lab segment, the tiny image in the embedded registry,
-/// one profile and one machine.
-/// `quiet` (the live view) keeps the kernel's own messages off the console.
-fn config(kernel: &Path, initramfs: &Path, image: &Path, ssh_key: &str, quiet: bool) -> String {
+/// `kickstand.toml`: DHCP on the lab segment as the scenario says, the tiny image in the
+/// embedded registry, one profile and one machine. The live view (`s.live`) boots the
+/// installer `quiet`: the kernel's own messages stay off the console.
+fn config(s: &Scenario, kernel: &Path, initramfs: &Path, image: &Path, ssh_key: &str) -> String {
+    let (dhcp, fixed_ip) = match s.dhcp {
+        Dhcp::Full => (
+            format!(
+                "mode = \"full\"\n\
+                 interface = \"eth0\"\n\
+                 range = [\"192.0.2.100\", \"192.0.2.120\"]\n\
+                 router = \"{SERVER}\"\n\
+                 lease_time = \"10m\""
+            ),
+            format!("ip = \"{MACHINE_IP}\"\n"),
+        ),
+        Dhcp::ProxyBesideSiteDhcp => (
+            "mode = \"proxy\"\ninterface = \"eth0\"".to_owned(),
+            String::new(),
+        ),
+    };
+    let mut cmdline = "console=ttyS0,115200".to_owned();
+    if s.live {
+        cmdline.push_str(" quiet");
+    }
+    if s.os == Os::Debian {
+        cmdline.push_str(&format!(
+            " kickstand.insecure_registry={REGISTRY}:{}",
+            qemu_harness::registry::LAB_PORT
+        ));
+    }
     format!(
         r#"[server]
 listen = "0.0.0.0"
@@ -168,32 +322,29 @@ public_url = "http://{SERVER}:{http}"
 state_dir = "state"
 
 [dhcp]
-mode = "full"
-interface = "eth0"
-range = ["192.0.2.100", "192.0.2.120"]
-router = "{SERVER}"
-lease_time = "10m"
+{dhcp}
 
 [images.tiny]
 path = {image:?}
 
-[profiles.install-tiny]
+[profiles.{profile}]
 kernel = {kernel:?}
 initramfs = {initramfs:?}
 kickstart = "install.ks"
-cmdline = "console=ttyS0,115200{quiet}"
+cmdline = {cmdline:?}
 
 [[machines]]
 mac = "{MAC}"
-profile = "install-tiny"
-hostname = "{HOSTNAME}"
-vars = {{ ssh_key = {ssh_key:?} }}
+profile = "{profile}"
+hostname = "{hostname}"
+{fixed_ip}vars = {{ ssh_key = {ssh_key:?} }}
 "#,
         http = crate::serve::HTTP_PORT,
+        profile = s.os.profile(),
+        hostname = s.os.hostname(),
         image = image.display().to_string(),
         kernel = kernel.display().to_string(),
         initramfs = initramfs.display().to_string(),
-        quiet = if quiet { " quiet" } else { "" },
     )
 }
 
@@ -252,7 +403,7 @@ pub fn run(s: &Scenario) -> Result<Run> {
     let (ssh_key, key_fingerprint) = crate::ssh_key(d);
     ctx(
         "writing the kickstart",
-        std::fs::write(d.join("install.ks"), kickstart(s.outcome, s.keep)),
+        std::fs::write(d.join("install.ks"), kickstart(s.os, s.outcome, s.keep)),
     )?;
     let disk = crate::disk_file(d, "disk.raw", 4 << 30);
 
@@ -262,11 +413,53 @@ pub fn run(s: &Scenario) -> Result<Run> {
         "adding the server host",
         lab.add_host("server", &format!("{SERVER}/24")),
     )?;
+    let site_dhcp = match s.dhcp {
+        Dhcp::Full => None,
+        Dhcp::ProxyBesideSiteDhcp => {
+            say(&format!(
+                "starting the site's DHCP server (dnsmasq on {SITE_DHCP})"
+            ));
+            let host = ctx(
+                "adding the site DHCP host",
+                lab.add_host("site-dhcp", &format!("{SITE_DHCP}/24")),
+            )?;
+            let process = ctx(
+                "starting dnsmasq",
+                Dnsmasq::new(SITE_RANGE.0, SITE_RANGE.1).start(&host, d),
+            )?;
+            Some(SiteDhcp {
+                process,
+                leases: d.join("dnsmasq.leases"),
+            })
+        }
+    };
+    let registry = match s.os {
+        Os::Tiny => None,
+        Os::Debian => {
+            say(&format!(
+                "pushing the debian image to docker-registry on {REGISTRY}"
+            ));
+            let image = ctx(
+                "the debian image (cargo xtask test-image --kind debian)",
+                debian::debian(),
+            )?;
+            let host = ctx(
+                "adding the registry host",
+                lab.add_host("registry", &format!("{REGISTRY}/24")),
+            )?;
+            let registry = ctx("starting docker-registry", LocalRegistry::start_in(&host))?;
+            ctx(
+                "pushing the debian image",
+                registry.push_layout(&image.layout, debian::TAG, "debian", debian::TAG),
+            )?;
+            Some(registry)
+        }
+    };
     let tap = ctx("adding the VM's tap", lab.add_tap())?;
     let kickstand = LabKickstand::with_config(
         &server,
         d,
-        &config(&kernel.vmlinuz, initramfs, &image.layout, &ssh_key, s.live),
+        &config(s, &kernel.vmlinuz, initramfs, &image.layout, &ssh_key),
     );
 
     say(&format!(
@@ -287,21 +480,26 @@ pub fn run(s: &Scenario) -> Result<Run> {
     };
     wait(
         &mut vm,
-        &format!("Kickstand: installing profile install-tiny on {MAC}"),
+        &format!("Kickstand: installing profile {} on {MAC}", s.os.profile()),
         300,
     )?;
     phases.mark("DHCP + boot script", live);
     wait(&mut vm, "KICKSTAND-MILESTONE kickstart-fetched", 300)?;
     phases.mark("kickstart fetched", live);
 
+    let key = d.join("id_ed25519");
     let report = match s.outcome {
         Outcome::Installs => {
             wait(&mut vm, "KICKSTAND-MILESTONE install-done", 900)?;
             phases.mark("image written", live);
             wait(&mut vm, &format!("Kickstand: {MAC} is installed"), 300)?;
             phases.mark("boot-once: local disk", live);
-            let line = wait(&mut vm, tiny::BOOTED, 300)?;
+            let line = wait(&mut vm, tiny::BOOTED, 420)?;
             phases.mark("rebooted into the installed system", live);
+            if s.os == Os::Debian {
+                wait_for_ssh(&server, &key)?;
+                phases.mark("SSH login", live);
+            }
             Some(BootReport::parse(&line).ok_or_else(|| format!("unreadable report: {line}"))?)
         }
         Outcome::MissingDisk => {
@@ -330,13 +528,31 @@ pub fn run(s: &Scenario) -> Result<Run> {
         phases,
         report,
         key_fingerprint,
+        key,
         machines,
         vm,
         kickstand,
         server,
+        site_dhcp,
+        registry,
         dir,
         lab,
     })
+}
+
+/// Waits until the installed system takes an SSH login (sshd is up before the boot report;
+/// its DHCP lease may come a moment later).
+fn wait_for_ssh(from: &Host, key: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        match ssh(from, key, "true") {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() > deadline => {
+                return Err(format!("no SSH login within 120 s: {e}"));
+            }
+            Err(_) => std::thread::sleep(Duration::from_secs(2)),
+        }
+    }
 }
 
 /// `kickstand machines list` run on the server host (the API on its loopback).

@@ -8,7 +8,7 @@
 //! tiny image (`cargo xtask demo` sees to all of them) and the release binaries
 //! (`KICKSTAND_BIN_DIR`).
 
-use kickstand_tests::netinstall::{self, Boot, Outcome, Scenario};
+use kickstand_tests::netinstall::{self, Boot, Dhcp, Os, Outcome, Scenario};
 use std::io::BufRead;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -46,6 +46,8 @@ fn main() -> ExitCode {
         name: "demo".into(),
         boot: Boot::UefiPxe,
         outcome: Outcome::Installs,
+        dhcp: Dhcp::Full,
+        os: Os::Tiny,
         live: true,
         keep,
     }) {
