@@ -10,6 +10,9 @@
 //! to the tiny image's `KICKSTAND-BOOTED` report with the kickstart's hostname, and the ISO's
 //! bytes are unchanged.
 //!
+//! An ISO without an embedded image installs over the network in a NetLab: the site's DHCP
+//! server (dnsmasq) gives the address, Debian's docker-registry on another lab host the image.
+//!
 //! The ISO is built once per test process from the harness's Debian kernel and the tiny test
 //! image, with the installer initramfs built by `iso build` itself.
 
@@ -298,34 +301,7 @@ fn installs_offline(name: &str, firmware: Firmware, medium: Medium) {
         started.elapsed()
     );
 
-    let booting = Instant::now();
-    let mut boot = VmBuilder::new(format!("{name}-boot"))
-        .workdir(dir.path())
-        .firmware(firmware)
-        .memory_mib(512)
-        .disk(Disk::new(&target).bus(DiskBus::VirtioBlk).bootindex(1))
-        .no_reboot()
-        .start()
-        .unwrap();
-    let line = boot
-        .wait_for_line(tiny::BOOTED, Duration::from_secs(240))
-        .unwrap();
-    boot.kill();
-    eprintln!(
-        "{name}: the installed disk booted in {:.1?}: {line}",
-        booting.elapsed()
-    );
-    let report = BootReport::parse(&line).unwrap();
-    assert_eq!(report.get("hostname"), Some(HOSTNAME), "{line}");
-    assert_eq!(report.get("rootfs"), Some("ext4"), "{line}");
-    assert_eq!(
-        report.get("firmware"),
-        Some(match firmware {
-            Firmware::Uefi => "UEFI",
-            Firmware::Bios => "BIOS",
-        }),
-        "{line}"
-    );
+    installed_disk_boots(name, firmware, dir.path(), &target, HOSTNAME);
     assert!(
         same_bytes(iso, &iso_file),
         "the install medium was modified"
@@ -354,4 +330,132 @@ fn iso_installs_offline_under_ovmf_from_a_second_disk() {
         return;
     }
     installs_offline("iso-install-uefi-disk", Firmware::Uefi, Medium::SecondDisk);
+}
+
+/// Boots the installed `target` alone on `firmware` and checks its `KICKSTAND-BOOTED` report:
+/// the kickstart's `hostname`, an ext4 root, the firmware.
+fn installed_disk_boots(name: &str, firmware: Firmware, dir: &Path, target: &Path, hostname: &str) {
+    let booting = Instant::now();
+    let mut boot = VmBuilder::new(format!("{name}-boot"))
+        .workdir(dir)
+        .firmware(firmware)
+        .memory_mib(512)
+        .disk(Disk::new(target).bus(DiskBus::VirtioBlk).bootindex(1))
+        .no_reboot()
+        .start()
+        .unwrap();
+    let line = boot
+        .wait_for_line(tiny::BOOTED, Duration::from_secs(240))
+        .unwrap();
+    boot.kill();
+    eprintln!(
+        "{name}: the installed disk booted in {:.1?}: {line}",
+        booting.elapsed()
+    );
+    let report = BootReport::parse(&line).unwrap();
+    assert_eq!(report.get("hostname"), Some(hostname), "{line}");
+    assert_eq!(report.get("rootfs"), Some("ext4"), "{line}");
+    assert_eq!(
+        report.get("firmware"),
+        Some(match firmware {
+            Firmware::Uefi => "UEFI",
+            Firmware::Bios => "BIOS",
+        }),
+        "{line}"
+    );
+}
+
+/// An ISO without an embedded image installs over the network: the machine boots it from a
+/// CD-ROM in a NetLab, gets its address from the site's DHCP server (dnsmasq, no boot options)
+/// and pulls the tiny image from Debian's docker-registry on another lab host.
+#[test]
+fn iso_without_an_image_installs_over_the_network() {
+    if !gate::vm_test("iso_without_an_image_installs_over_the_network", false) {
+        return;
+    }
+    let name = "iso-net-install";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let kernel = qemu_harness::debian_kernel().expect("the Debian kernel asset");
+    let image = tiny::tiny().expect("the tiny test image");
+
+    let mut lab = qemu_harness::NetLab::new(name).unwrap();
+    let site = lab.add_host("site", "192.0.2.1/24").unwrap();
+    let registry_host = lab.add_host("registry", "192.0.2.3/24").unwrap();
+    let registry = qemu_harness::registry::LocalRegistry::start_in(&registry_host).unwrap();
+    registry
+        .push_layout(&image.layout, tiny::TAG, "tiny", "latest")
+        .unwrap();
+    let _dhcp = qemu_harness::dnsmasq::Dnsmasq::new("192.0.2.100", "192.0.2.199")
+        .start(&site, d)
+        .unwrap();
+    let tap = lab.add_tap().unwrap();
+
+    let reg = format!("192.0.2.3:{}", qemu_harness::registry::LAB_PORT);
+    let ks = d.join("ks.cfg");
+    std::fs::write(
+        &ks,
+        format!(
+            "zerombr\nclearpart --all --initlabel\nautopart --fstype=ext4\n\
+             rootpw --plaintext kickstand\nnetwork --bootproto=dhcp --hostname=iso-net\n\
+             ostreecontainer --url={reg}/tiny:latest --no-signature-verification\npoweroff\n"
+        ),
+    )
+    .unwrap();
+    let iso = d.join("net.iso");
+    let started = Instant::now();
+    run(
+        "kickstand iso build (no embedded image)",
+        Command::new(bin("kickstand"))
+            .args(["iso", "build", "--output"])
+            .arg(&iso)
+            .arg("--kernel")
+            .arg(&kernel.vmlinuz)
+            .arg("--kernel-modules")
+            .arg(&kernel.modules_dir)
+            .arg("--installer")
+            .arg(bin("kickstand-installer"))
+            .arg("--kickstart")
+            .arg(&ks)
+            .args(["--volume-label", "KS-ISO-NET", "--timeout", "1"])
+            .args([
+                "--append",
+                &format!("console=ttyS0,115200 ip=dhcp kickstand.insecure_registry={reg}"),
+            ]),
+    );
+    eprintln!("{name}: iso build took {:.1?}", started.elapsed());
+
+    let target = kickstand_tests::disk_file(d, "target.raw", 4 << 30);
+    let mut vm = VmBuilder::new(name)
+        .workdir(d)
+        .firmware(Firmware::Bios)
+        .memory_mib(1024)
+        .disk(Disk::new(&target).bus(DiskBus::VirtioBlk))
+        .disk(Disk::cdrom(&iso).bootindex(1))
+        .nic(
+            qemu_harness::Nic::tap(&tap)
+                .mac("52:54:00:6b:73:09")
+                .option_rom(qemu_harness::OptionRom::None),
+        )
+        .no_reboot()
+        .start()
+        .unwrap();
+    let started = Instant::now();
+    let network = milestone(&mut vm, "network-up", Duration::from_secs(300));
+    let fetched = milestone(&mut vm, "kickstart-fetched", Duration::from_secs(60));
+    let done = milestone(&mut vm, "install-done", Duration::from_secs(600));
+    vm.wait_for_exit(Duration::from_secs(60))
+        .expect("the installer powers the machine off");
+    drop(vm);
+    eprintln!(
+        "{name}: network up at {network}, kickstart fetched at {fetched}, install done at {done} \
+         (guest uptime), powered off after {:.1?}",
+        started.elapsed()
+    );
+    let leases = std::fs::read_to_string(d.join("dnsmasq.leases")).unwrap_or_default();
+    assert!(
+        leases.contains("52:54:00:6b:73:09"),
+        "the address came from the site's DHCP server: {leases:?}"
+    );
+    installed_disk_boots(name, Firmware::Bios, d, &target, "iso-net");
 }
