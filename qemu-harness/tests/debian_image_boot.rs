@@ -35,7 +35,7 @@ fn the_debian_image_boots_under_ovmf_and_accepts_ssh_logins() {
 
     std::fs::write(rootfs.join("etc/hostname"), format!("{HOSTNAME}\n")).unwrap();
     let key = work.path().join("id");
-    let fingerprint = ssh_keygen(&key);
+    let fingerprint = qemu_harness::ssh::keygen(&key).unwrap();
     add_user(&rootfs, "admin", 1000, &key.with_extension("pub"));
 
     let disk = disk::uefi_disk(&rootfs, &work.path().join("disk.raw"), 1536).unwrap();
@@ -111,37 +111,6 @@ fn the_debian_image_boots_under_ovmf_and_accepts_ssh_logins() {
     assert_eq!(failed.trim(), "", "failed units:\n{failed}");
     let id = ssh(&key, port, "id -un").unwrap();
     assert_eq!(id.trim(), "admin");
-}
-
-/// Makes an ed25519 key pair at `path` (and `path.pub`); returns its fingerprint.
-fn ssh_keygen(path: &Path) -> String {
-    let out = Command::new("ssh-keygen")
-        .args([
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-C",
-            "kickstand-test",
-            "-f",
-        ])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let out = Command::new("ssh-keygen")
-        .arg("-lf")
-        .arg(path.with_extension("pub"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_owned()
 }
 
 /// Adds `name` (uid and gid `id`, bash, no password) with `key` in its `authorized_keys`.

@@ -136,35 +136,12 @@ pub fn install(dir: &Path, ks: &str, disk: &Path, extra: &[&str]) -> Output {
     out
 }
 
-/// A new ed25519 key pair in `dir`: (public key line, SHA256 fingerprint).
+/// A new ed25519 key pair in `dir` (`id_ed25519`): (public key line, SHA256 fingerprint).
 pub fn ssh_key(dir: &Path) -> (String, String) {
     let key = dir.join("id_ed25519");
-    let out = Command::new("ssh-keygen")
-        .args([
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-C",
-            "kickstand-test",
-            "-f",
-        ])
-        .arg(&key)
-        .output()
-        .expect("ssh-keygen (openssh-client)");
-    assert!(out.status.success());
+    let fingerprint = qemu_harness::ssh::keygen(&key).unwrap_or_else(|e| panic!("{e}"));
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let listed = Command::new("ssh-keygen")
-        .arg("-lf")
-        .arg(key.with_extension("pub"))
-        .output()
-        .unwrap();
-    let fp = String::from_utf8(listed.stdout).unwrap();
-    (
-        public.trim().to_owned(),
-        fp.split_whitespace().nth(1).unwrap().to_owned(),
-    )
+    (public.trim().to_owned(), fingerprint)
 }
 
 /// A one-layer linux/amd64 image tagged `latest` in a new layout at `dir`, holding `files`
