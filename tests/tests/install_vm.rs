@@ -144,12 +144,8 @@ fn oci_layout_install_boots_with_grub_under_seabios() {
     install_and_boot(test, &oci_line(&image.layout), false, "xfs", &[]);
 }
 
-#[test]
-fn registry_install_boots_with_grub_under_seabios() {
-    let test = "registry_install_boots_with_grub_under_seabios";
-    if !gate::vm_test(test, false) {
-        return;
-    }
+/// The tiny image pushed to Debian's docker-registry on loopback, installed from there.
+fn install_from_registry_and_boot(test: &str, uefi: bool, fstype: &str) {
     let image = tiny::tiny().unwrap();
     let registry = qemu_harness::registry::LocalRegistry::start().unwrap();
     let reference = registry
@@ -159,8 +155,26 @@ fn registry_install_boots_with_grub_under_seabios() {
     install_and_boot(
         test,
         &format!("ostreecontainer --url={reference}"),
-        false,
-        "xfs",
+        uefi,
+        fstype,
         &["--insecure-registry", &addr],
     );
+}
+
+#[test]
+fn registry_install_boots_with_grub_under_seabios() {
+    let test = "registry_install_boots_with_grub_under_seabios";
+    if !gate::vm_test(test, false) {
+        return;
+    }
+    install_from_registry_and_boot(test, false, "xfs");
+}
+
+#[test]
+fn registry_install_boots_with_systemd_boot_under_ovmf() {
+    let test = "registry_install_boots_with_systemd_boot_under_ovmf";
+    if !gate::vm_test(test, true) {
+        return;
+    }
+    install_from_registry_and_boot(test, true, "ext4");
 }
