@@ -37,6 +37,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$target" = /target ] || fail "target is '$target', not /target"
+case "$kargs" in *stand-in.fail*) fail "asked to fail by the karg stand-in.fail" ;; esac
 case "$src" in oci:/*) ;; *) fail "source-imgref '$src' is not oci:/PATH" ;; esac
 layout=${src#oci:}
 [ -f "$layout/oci-layout" ] && [ -f "$layout/index.json" ] || fail "no OCI layout at $layout"
@@ -328,10 +329,10 @@ fn a_failing_bootc_shows_its_output() {
     let dir = work.path();
     let layout = bootc_image(&dir.join("layout"), true, &[("containers.bootc", "1")]);
     let disk = disk_file(dir, "disk.raw", 3 * GIB);
-    // A transport in --target-imgref that Kickstand cannot strip reaches the stand-in, which
-    // refuses it as bootc would misuse it.
+    // `bootloader --append` reaches bootc as a karg; this one makes the stand-in fail.
     let ks = format!(
-        "bootc --source-imgref=oci:{}:latest --target-imgref=containers-storage:x/y:1\n\
+        "bootc --source-imgref=oci:{}:latest --target-imgref=quay.io/x/y:1\n\
+         bootloader --append=stand-in.fail\n\
          clearpart --all --initlabel\nautopart --fstype=ext4\n",
         layout.display()
     );
@@ -340,9 +341,35 @@ fn a_failing_bootc_shows_its_output() {
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("the image's bootc failed"), "{text}");
     assert!(
-        text.contains(
-            "stand-in bootc: target-imgref 'containers-storage:x/y:1' carries a transport"
-        ),
+        text.contains("stand-in bootc: asked to fail by the karg stand-in.fail"),
         "{text}"
     );
+}
+
+#[test]
+fn a_target_bootc_cannot_follow_is_refused_before_the_disk() {
+    if !gate::root_test("a_target_bootc_cannot_follow_is_refused_before_the_disk") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let layout = bootc_image(&dir.join("layout"), true, &[("containers.bootc", "1")]);
+    let disk = disk_file(dir, "disk.raw", 3 * GIB);
+    let ks = format!(
+        "bootc --source-imgref=oci:{}:latest --target-imgref=dir:/srv/tree\n\
+         clearpart --all --initlabel\nautopart --fstype=ext4\n",
+        layout.display()
+    );
+    let out = install(dir, &ks, &disk, &["--firmware", "uefi"]);
+    let text = output(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("cannot follow a `dir:` image with `bootc upgrade`"),
+        "{text}"
+    );
+    assert!(!text.contains("staged in RAM"), "{text}");
+    // The disk file is as it was created: no partition table, nothing written.
+    let mut head = vec![0u8; 1 << 20];
+    std::io::Read::read_exact(&mut std::fs::File::open(&disk).unwrap(), &mut head).unwrap();
+    assert!(head.iter().all(|b| *b == 0), "the disk was written to");
 }

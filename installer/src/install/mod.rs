@@ -228,9 +228,14 @@ fn run(
                 "image",
                 &format!("staging {} for its own bootc", i.facts.source),
             );
+            let call = steps::bootc::Call::new(
+                &ks,
+                wanted.as_ref().expect("a resolved image was wanted"),
+                kernel_args(&opts.inherited_args, &settings.append),
+            )?;
             let staging = Staging::in_ram(i.facts.compressed_size())?;
             staging.fill(&rt, i, r)?;
-            Some(staging)
+            Some((staging, call))
         }
         _ => None,
     };
@@ -269,14 +274,14 @@ fn run(
     let (Some(image), Some(wanted)) = (&image, &wanted) else {
         unreachable!("an install past storage has an image (checked above)");
     };
-    if let Some(staging) = staging {
+    if let Some((staging, call)) = staging {
         let stopped = deploy_bootc(
             opts,
             &ks,
             &settings,
             &prepared,
             staging,
-            wanted,
+            &call,
             target_env(),
         )?;
         drop(prepared);
@@ -331,17 +336,12 @@ fn deploy_bootc(
     settings: &from_kickstart::Settings,
     prepared: &steps::storage::Prepared,
     staging: Staging,
-    wanted: &steps::image::Wanted,
+    call: &steps::bootc::Call,
     env: scripts::Env,
 ) -> Result<Option<Step>> {
     let r = &opts.reporter;
     r.step("image", "installing with the image's own bootc");
-    let call = steps::bootc::Call::new(
-        ks,
-        wanted,
-        kernel_args(&opts.inherited_args, &settings.append),
-    );
-    let deployment = steps::bootc::install(&staging, &prepared.target, &call, &env, r)?;
+    let deployment = steps::bootc::install(&staging, &prepared.target, call, &env, r)?;
     drop(staging);
     r.info("the staging area was removed");
     if opts.stop_after == Some(Step::Image) {

@@ -42,43 +42,80 @@ pub struct Call {
     pub kargs: Vec<String>,
 }
 
-/// The reference without its transport, and the transport when it is not a registry.
-fn split_transport(imgref: &str) -> (String, Option<String>) {
+/// Transports bootc can follow after the install (`--target-transport`), besides a registry.
+const FOLLOWED_TRANSPORTS: &[&str] = &["oci", "oci-archive", "containers-storage"];
+
+/// Transports of containers-image that name no image bootc could update from.
+const UNFOLLOWABLE_TRANSPORTS: &[&str] = &[
+    "dir",
+    "docker-archive",
+    "docker-daemon",
+    "sif",
+    "ostree",
+    "ostree-unverified-image",
+    "ostree-image-signed",
+    "ostree-remote-image",
+    "ostree-remote-registry",
+];
+
+/// The reference without its transport, and the transport when it is not a registry; a
+/// transport bootc cannot follow is refused (before any disk is touched: the call is made
+/// while the image is resolved).
+fn split_transport(imgref: &str) -> Result<(String, Option<String>)> {
     if let Some(rest) = imgref.strip_prefix("docker://") {
-        return (rest.to_string(), None);
+        return Ok((rest.to_string(), None));
     }
     for prefix in ["registry:", "ostree-unverified-registry:"] {
         if let Some(rest) = imgref.strip_prefix(prefix) {
-            return (rest.to_string(), None);
+            return Ok((rest.to_string(), None));
         }
     }
-    for transport in ["oci", "oci-archive"] {
+    for transport in FOLLOWED_TRANSPORTS {
         if let Some(rest) = imgref.strip_prefix(&format!("{transport}:")) {
-            return (rest.to_string(), Some(transport.to_string()));
+            return Ok((rest.to_string(), Some(transport.to_string())));
         }
     }
-    (imgref.to_string(), None)
+    if let Some((transport, _)) = imgref.split_once(':')
+        && UNFOLLOWABLE_TRANSPORTS.contains(&transport)
+    {
+        bail!(
+            "bootc --target-imgref {imgref:?}: the installed system cannot follow a \
+             `{transport}:` image with `bootc upgrade`; give a registry reference \
+             (REGISTRY/NAME:TAG, `registry:` or `docker://`) or one of {}; nothing was written",
+            FOLLOWED_TRANSPORTS
+                .iter()
+                .map(|t| format!("`{t}:`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if imgref.is_empty() {
+        bail!("bootc --target-imgref is empty; nothing was written");
+    }
+    Ok((imgref.to_string(), None))
 }
 
 impl Call {
     /// The call for the kickstart's `ostreecontainer` or `bootc` command.
-    pub fn new(ks: &Kickstart, wanted: &Wanted, kargs: Vec<String>) -> Call {
+    pub fn new(ks: &Kickstart, wanted: &Wanted, kargs: Vec<String>) -> Result<Call> {
         let (target_imgref, target_transport) = match (&ks.bootc, &wanted.source) {
-            (Some(b), _) => split_transport(b.target_imgref.as_deref().unwrap_or(&b.source_imgref)),
+            (Some(b), _) => {
+                split_transport(b.target_imgref.as_deref().unwrap_or(&b.source_imgref))?
+            }
             (None, ImageSource::Registry(r)) => (r.whole(), None),
-            (None, other) => split_transport(&other.to_string()),
+            (None, other) => split_transport(&other.to_string())?,
         };
         let stateroot = ks
             .bootc
             .as_ref()
             .and_then(|b| b.stateroot.clone())
             .unwrap_or_else(|| DEFAULT_STATEROOT.to_string());
-        Call {
+        Ok(Call {
             target_imgref,
             target_transport,
             stateroot,
             kargs,
-        }
+        })
     }
 
     /// bootc's arguments.
@@ -244,18 +281,38 @@ mod tests {
     #[test]
     fn the_target_reference_loses_its_transport() {
         let s = |a: &str, b: Option<&str>| (a.to_string(), b.map(str::to_string));
+        let split = |r: &str| split_transport(r).unwrap();
         assert_eq!(
-            split_transport("registry:quay.io/fedora/fedora-bootc:42"),
+            split("registry:quay.io/fedora/fedora-bootc:42"),
             s("quay.io/fedora/fedora-bootc:42", None)
         );
+        assert_eq!(split("docker://quay.io/x:1"), s("quay.io/x:1", None));
+        assert_eq!(split("quay.io/x:1"), s("quay.io/x:1", None));
+        assert_eq!(split("localhost:5000/x:1"), s("localhost:5000/x:1", None));
         assert_eq!(
-            split_transport("docker://quay.io/x:1"),
-            s("quay.io/x:1", None)
-        );
-        assert_eq!(split_transport("quay.io/x:1"), s("quay.io/x:1", None));
-        assert_eq!(
-            split_transport("oci:/srv/img:latest"),
+            split("oci:/srv/img:latest"),
             s("/srv/img:latest", Some("oci"))
         );
+        assert_eq!(
+            split("containers-storage:localhost/x"),
+            s("localhost/x", Some("containers-storage"))
+        );
+    }
+
+    #[test]
+    fn a_target_bootc_cannot_follow_is_refused() {
+        for bad in [
+            "dir:/srv/tree",
+            "docker-archive:/x.tar",
+            "ostree-remote-image:r:x",
+        ] {
+            let e = split_transport(bad).unwrap_err().to_string();
+            assert!(e.contains(bad) && e.contains("nothing was written"), "{e}");
+            assert!(
+                e.contains("`oci:`, `oci-archive:`, `containers-storage:`"),
+                "{e}"
+            );
+        }
+        assert!(split_transport("").is_err());
     }
 }
