@@ -5,7 +5,7 @@
 //! customize`) boots with its new arguments.
 //!
 //! Then the offline install, with no network device at all: the ISO on a CD-ROM (SeaBIOS and
-//! OVMF) or attached as a second disk (OVMF) installs the embedded image from
+//! OVMF) or `dd`ed onto a USB stick (removable, on xHCI; OVMF) installs the embedded image from
 //! `/run/install/repo/container` onto a blank disk and powers off; the installed disk then boots
 //! to the tiny image's `KICKSTAND-BOOTED` report with the kickstart's hostname, and the ISO's
 //! bytes are unchanged.
@@ -215,8 +215,8 @@ fn customized_iso_boots_under_seabios_as_a_disk() {
 /// Where the ISO is attached for an offline install.
 enum Medium {
     Cdrom,
-    /// A writable virtio disk holding a copy of the ISO (as after `dd` onto a stick).
-    SecondDisk,
+    /// A USB stick (removable, on xHCI) holding a copy of the ISO, as after `dd`.
+    UsbStick,
 }
 
 /// Whether two files have the same bytes (read in chunks: the ISO is tens of MiB).
@@ -262,10 +262,10 @@ fn installs_offline(name: &str, firmware: Firmware, medium: Medium) {
     let iso = iso_path(false);
     let iso_disk = match medium {
         Medium::Cdrom => Disk::cdrom(iso),
-        Medium::SecondDisk => {
+        Medium::UsbStick => {
             let copy = dir.path().join("stick.img");
             std::fs::copy(iso, &copy).unwrap();
-            Disk::new(copy).bus(DiskBus::VirtioBlk)
+            Disk::new(copy).bus(DiskBus::Usb)
         }
     };
     let iso_file = iso_disk.path.clone();
@@ -325,11 +325,11 @@ fn iso_installs_offline_under_ovmf_from_a_cdrom() {
 }
 
 #[test]
-fn iso_installs_offline_under_ovmf_from_a_second_disk() {
-    if !gate::vm_test("iso_installs_offline_under_ovmf_from_a_second_disk", true) {
+fn iso_installs_offline_under_ovmf_from_a_usb_stick() {
+    if !gate::vm_test("iso_installs_offline_under_ovmf_from_a_usb_stick", true) {
         return;
     }
-    installs_offline("iso-install-uefi-disk", Firmware::Uefi, Medium::SecondDisk);
+    installs_offline("iso-install-uefi-usb", Firmware::Uefi, Medium::UsbStick);
 }
 
 /// Boots the installed `target` alone on `firmware` and checks its `KICKSTAND-BOOTED` report:

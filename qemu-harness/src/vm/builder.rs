@@ -35,6 +35,8 @@ pub enum DiskBus {
     Nvme,
     /// `/dev/sdX` on an AHCI (SATA) controller.
     Ahci,
+    /// `/dev/sdX`: a removable USB mass-storage device (a stick) on an xHCI controller.
+    Usb,
 }
 
 /// A disk or CD-ROM.
@@ -445,6 +447,9 @@ impl VmBuilder {
         if needs(DiskBus::Ahci) {
             a.push("-device").push("ahci,id=ahci0");
         }
+        if needs(DiskBus::Usb) {
+            a.push("-device").push("qemu-xhci,id=usb0");
+        }
         let (mut ahci_port, mut scsi_lun) = (0, 0);
         for (i, d) in self.disks.iter().enumerate() {
             let id = format!("disk{i}");
@@ -475,6 +480,7 @@ impl VmBuilder {
                     format!("{kind},bus=scsi0.0,scsi-id={}", scsi_lun - 1)
                 }
                 (DiskBus::VirtioBlk, _) => "virtio-blk-pci".to_string(),
+                (DiskBus::Usb, _) => "usb-storage,bus=usb0.0,removable=on".to_string(),
                 (DiskBus::Nvme, _) => format!(
                     "nvme,serial={}",
                     d.serial.clone().unwrap_or_else(|| format!("KSNVME{i}"))
@@ -606,6 +612,7 @@ mod tests {
             )
             .disk(Disk::cdrom("/d/x.iso"))
             .disk(Disk::new("/d/s.raw").bus(DiskBus::VirtioScsi).serial("S1"))
+            .disk(Disk::new("/d/u.img").bus(DiskBus::Usb).bootindex(3))
             .nic(Nic::tap(&tap).bootindex(1).option_rom(OptionRom::None))
             .fw_cfg("opt/org.tianocore/IPv4PXESupport", "no")
             .no_reboot();
@@ -624,6 +631,8 @@ mod tests {
             "media=cdrom,readonly=on",
             "-device virtio-scsi-pci,id=scsi0",
             "-device scsi-hd,bus=scsi0.0,scsi-id=0,drive=disk3,serial=S1",
+            "-device qemu-xhci,id=usb0",
+            "-device usb-storage,bus=usb0.0,removable=on,drive=disk4,bootindex=3",
             "-netdev tap,id=net0,ifname=tap0,script=no,downscript=no",
             ",bootindex=1,romfile=",
             "-fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=no",
