@@ -278,8 +278,34 @@ fn ostreecontainer_maps_onto_bootc_with_the_default_stateroot() {
     let layout = bootc_image(&dir.join("layout"), true, &[("ostree.bootable", "1")]);
     let disk = disk_file(dir, "disk.raw", 3 * GIB);
     let ks = ostreecontainer_ks(&layout);
-    let out = install(dir, &ks, &disk, &["--firmware", "uefi"]);
-    assert!(out.status.success(), "{}", output(&out));
+    // Staged in a directory of the host's instead of RAM, and removed from there afterwards.
+    let staging = dir.join("staging");
+    std::fs::create_dir(&staging).unwrap();
+    let out = install(
+        dir,
+        &ks,
+        &disk,
+        &[
+            "--firmware",
+            "uefi",
+            "--staging-dir",
+            staging.to_str().unwrap(),
+        ],
+    );
+    let text = output(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!(
+            "image staged on disk at {}/kickstand-staging.",
+            staging.display()
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&staging).unwrap().count(),
+        0,
+        "staging left behind"
+    );
     let root = MountedPartition::new(&disk, partition(&disk, ROOT_X86_64).expect("root"));
     let record =
         std::fs::read_to_string(root.path("ostree/deploy/default/var/lib/stand-in-bootc/args"))

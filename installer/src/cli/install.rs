@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 /// What `--help` says about the bootc way.
 const BOOTC_HELP: &str = "bootc images (labelled containers.bootc=1 or ostree.bootable=1, or named \
-by the bootc command) are staged in RAM and installed by the image's own `bootc install \
+by the bootc command) are staged in RAM (or --staging-dir) and installed by the image's own `bootc install \
 to-filesystem`; users, keys and %post then go into the deployment. This path is verified \
 against a stand-in for bootc (a test script), not against bootc itself.";
 
@@ -56,6 +56,11 @@ pub struct InstallArgs {
     /// A PEM file of CA certificates trusted for registries besides the system's.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Stage bootc images in a directory on this filesystem instead of RAM (for images larger
+    /// than the RAM available: staging needs about 4× the compressed layers). It must not be
+    /// on a disk being installed; the staging is removed afterwards.
+    #[arg(long, value_name = "DIR")]
+    pub staging_dir: Option<PathBuf>,
     /// A Kickstand server to post progress events to (with --mac).
     #[arg(long, value_name = "URL", requires = "mac")]
     pub server: Option<String>,
@@ -141,6 +146,7 @@ pub fn run(args: &InstallArgs, reporter: Reporter) -> Result<()> {
         dry_run: args.dry_run,
         reporter,
         inherited_args: Vec::new(),
+        staging_dir: args.staging_dir.clone(),
     };
     let summary = install::install(&opts)?;
     // The loop devices are detached when `host` drops, after the target was unmounted.

@@ -83,6 +83,8 @@ pub struct InstallOptions {
     /// (PID 1: its `console=`s, so a machine installed over a serial console keeps it, as
     /// Anaconda does). Dropped when the kickstart's `bootloader --append` names a console.
     pub inherited_args: Vec<String>,
+    /// Host mode: stage bootc images in a directory here instead of RAM (`--staging-dir`).
+    pub staging_dir: Option<PathBuf>,
 }
 
 /// What an install did.
@@ -233,7 +235,10 @@ fn run(
                 wanted.as_ref().expect("a resolved image was wanted"),
                 kernel_args(&opts.inherited_args, &settings.append),
             )?;
-            let staging = Staging::in_ram(i.facts.compressed_size())?;
+            let staging = match &opts.staging_dir {
+                Some(dir) => Staging::in_dir(dir, i.facts.compressed_size(), &hw.disks)?,
+                None => Staging::in_ram(i.facts.compressed_size())?,
+            };
             staging.fill(&rt, i, r)?;
             Some((staging, call))
         }

@@ -182,6 +182,7 @@ fn fetch_and_install(
         stop_after: None,
         dry_run: false,
         reporter: reporter.clone(),
+        staging_dir: None,
         inherited_args: opts
             .consoles
             .iter()

@@ -8,8 +8,13 @@
 //! (the unpacked root, 3× as the planner assumes for the root filesystem, plus the layout
 //! itself), against `MemAvailable` less [`RAM_RESERVE`] for bootc and the installer; the tmpfs
 //! is capped at what is available, so an image larger than estimated fails with "no space"
-//! instead of exhausting the machine's memory. Staging on a partition the plan reserves (for
-//! machines with little RAM) is not built yet: such images are refused with the sizes named.
+//! instead of exhausting the machine's memory.
+//!
+//! In host mode, `--staging-dir DIR` stages in a directory on the host's own filesystems
+//! instead ([`Staging::in_dir`]): checked against the filesystem's free space, refused when it
+//! lives on one of the disks being installed, and removed afterwards. Staging on a partition
+//! the plan reserves (for machines with little RAM, booted into the installer) is not built
+//! yet: such images are refused with the sizes named.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,6 +26,7 @@ use kickstand_oci::unpack::{UnpackOptions, human};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 
 use crate::deploy::TargetRoot;
+use crate::hardware::Disk;
 use crate::progress::Reporter;
 
 /// RAM left to bootc and the installer besides the staging area.
@@ -35,13 +41,45 @@ pub const LAYOUT_IN_ROOT: &str = "/var/tmp/kickstand-image";
 /// The path of bootc inside the image.
 pub const BOOTC: &str = "/usr/bin/bootc";
 
-/// A staged image: `root` (unpacked) and `layout` (OCI layout, tag `latest`) on a tmpfs.
+/// A staged image: `root` (unpacked) and `layout` (OCI layout, tag `latest`) on a tmpfs, or
+/// in a directory of the host's (`--staging-dir`).
 #[derive(Debug)]
 pub struct Staging {
     dir: PathBuf,
     pub root: PathBuf,
     pub layout: PathBuf,
     mounted: bool,
+}
+
+/// The whole disks (kernel names) under block device `major:minor`: the disk of a partition,
+/// and the disks under a device-mapper or md device (`slaves/`), recursively.
+fn disks_under(major: u64, minor: u64) -> Vec<String> {
+    fn walk(dev: &Path, out: &mut Vec<String>) {
+        let Ok(dev) = dev.canonicalize() else { return };
+        let slaves: Vec<PathBuf> = std::fs::read_dir(dev.join("slaves"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        if !slaves.is_empty() {
+            for s in slaves {
+                walk(&s, out);
+            }
+            return;
+        }
+        let disk = if dev.join("partition").exists() {
+            dev.parent().map(Path::to_path_buf)
+        } else {
+            Some(dev)
+        };
+        if let Some(name) = disk.and_then(|d| d.file_name().map(|n| n.to_string_lossy().into())) {
+            out.push(name);
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        Path::new(&format!("/sys/dev/block/{major}:{minor}")),
+        &mut out,
+    );
+    out
 }
 
 /// RAM the staging of an image of `compressed` bytes needs (see the module documentation).
@@ -69,8 +107,9 @@ fn fits_in_ram(compressed: u64, mem_available: u64) -> Result<u64> {
             "the image does not fit in RAM for staging: it needs about {} (4× its {} of \
              compressed layers: the unpacked root and the OCI layout) and {} of RAM is \
              available (MemAvailable less {} for bootc and the installer); staging on a \
-             reserved partition is not supported yet, so give the machine more RAM; \
-             nothing was written to any disk",
+             reserved partition is not supported yet, so give the machine more RAM (installing \
+             from a host: `--staging-dir DIR` on a filesystem with room); nothing was written \
+             to any disk",
             human(need),
             human(compressed),
             human(available),
@@ -108,6 +147,64 @@ impl Staging {
         Ok(staging)
     }
 
+    /// A staging directory under `parent` (host mode's `--staging-dir`) for an image of
+    /// `compressed` bytes, or why not: `parent` must exist, have room for [`needed`] bytes,
+    /// and not be on one of `targets`.
+    pub fn in_dir(parent: &Path, compressed: u64, targets: &[Disk]) -> Result<Staging> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(parent)
+            .with_context(|| format!("--staging-dir {}", parent.display()))?;
+        if !meta.is_dir() {
+            bail!("--staging-dir {}: not a directory", parent.display());
+        }
+        let dev = meta.dev();
+        let on = disks_under(nix::sys::stat::major(dev), nix::sys::stat::minor(dev));
+        if let Some(t) = targets.iter().find(|t| on.contains(&t.name)) {
+            bail!(
+                "--staging-dir {} is on {} ({}), a disk this install erases; give a directory \
+                 on another disk; nothing was written",
+                parent.display(),
+                t.name,
+                t.path.display()
+            );
+        }
+        let fs = nix::sys::statvfs::statvfs(parent).with_context(|| {
+            format!("--staging-dir {}: reading its free space", parent.display())
+        })?;
+        let free = fs.blocks_available() as u64 * fs.fragment_size() as u64;
+        let need = needed(compressed);
+        if need > free {
+            bail!(
+                "--staging-dir {}: the image needs about {} there (4× its {} of compressed \
+                 layers) and its filesystem has {} free; nothing was written to any disk",
+                parent.display(),
+                human(need),
+                human(compressed),
+                human(free)
+            );
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("kickstand-staging.")
+            .tempdir_in(parent)
+            .with_context(|| format!("creating a staging directory in {}", parent.display()))?
+            .keep();
+        let staging = Staging {
+            root: dir.join("root"),
+            layout: dir.join("layout"),
+            dir,
+            mounted: false,
+        };
+        for d in [&staging.root, &staging.layout] {
+            std::fs::create_dir(d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        Ok(staging)
+    }
+
+    /// Where the image is staged, for messages.
+    fn place(&self) -> &'static str {
+        if self.mounted { "in RAM" } else { "on disk" }
+    }
+
     /// Streams `image` into the staging area and checks it carries [`BOOTC`].
     pub fn fill(
         &self,
@@ -127,8 +224,9 @@ impl Staging {
             ))
             .with_context(|| {
                 format!(
-                    "staging {} in RAM at {}; nothing was written to any disk",
+                    "staging {} {} at {}; nothing was written to any disk",
                     image.facts.source,
+                    self.place(),
                     self.dir.display()
                 )
             })?;
@@ -144,7 +242,8 @@ impl Staging {
             );
         }
         reporter.info(&format!(
-            "image staged in RAM at {}: {} entries, {} of file contents, and its OCI layout",
+            "image staged {} at {}: {} entries, {} of file contents, and its OCI layout",
+            self.place(),
             self.dir.display(),
             summary.stats.entries,
             human(summary.stats.bytes)
@@ -167,6 +266,7 @@ impl Drop for Staging {
 #[cfg(test)]
 mod tests {
     use super::{RAM_RESERVE, fits_in_ram};
+    use std::path::Path;
 
     #[test]
     fn staging_needs_four_times_the_compressed_size_besides_the_reserve() {
@@ -178,5 +278,27 @@ mod tests {
         assert!(err.contains("400.0 MiB of RAM is available"), "{err}");
         assert!(err.contains("not supported yet"), "{err}");
         assert!(fits_in_ram(1, 0).is_err());
+    }
+
+    #[test]
+    fn a_staging_dir_on_no_block_device_belongs_to_no_disk() {
+        // /proc is not on a block device (major 0).
+        assert!(super::disks_under(0, 99_999).is_empty());
+    }
+
+    #[test]
+    fn the_root_filesystem_is_on_a_whole_disk_of_sys_block() {
+        use std::os::unix::fs::MetadataExt;
+        let dev = std::fs::metadata("/").unwrap().dev();
+        let (major, minor) = (nix::sys::stat::major(dev), nix::sys::stat::minor(dev));
+        if major == 0 {
+            eprintln!("/ is not on a block device here (overlay or tmpfs): nothing to check");
+            return;
+        }
+        let disks = super::disks_under(major, minor);
+        assert!(!disks.is_empty(), "{major}:{minor}");
+        for d in disks {
+            assert!(Path::new("/sys/block").join(&d).exists(), "{d}");
+        }
     }
 }
