@@ -17,6 +17,12 @@ pub struct Kickstart {
     pub autopart: Option<AutoPart>,
     /// `part`/`partition` lines in file order.
     pub parts: Vec<Partition>,
+    /// `raid` lines in file order.
+    pub raids: Vec<Raid>,
+    /// `volgroup` lines in file order.
+    pub volgroups: Vec<VolGroup>,
+    /// `logvol` lines in file order.
+    pub logvols: Vec<LogVol>,
     pub reqpart: Option<ReqPart>,
     pub bootloader: Option<Bootloader>,
     pub users: Vec<User>,
@@ -73,11 +79,75 @@ pub enum IgnoreDisk {
     OnlyUse(Vec<String>),
 }
 
-/// Encryption options shared by `autopart` and `part`.
+/// Where a command was given: its file and 1-based line, for messages written after parsing
+/// (the installer's planner names the line it cannot carry out).
+///
+/// Not part of what a kickstart means: any two `Source`s compare equal (so an AST printed and
+/// parsed again is equal to the original), and it is neither printed nor serialized.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    /// The top-level file's name or the `%include`d file's name.
+    pub file: String,
+    /// 1-based; 0 when the value was built by code rather than parsed.
+    pub line: u32,
+}
+
+impl PartialEq for Source {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Source {}
+
+/// A passphrase (`--passphrase=` of `autopart`, `part`, `logvol`, `raid`).
+///
+/// Redacted everywhere Kickstand writes an AST: `Debug` and `Display` print `<redacted>`, JSON
+/// (`kickstand validate --format json`) holds `"<redacted>"`, and [`crate::print`] leaves the
+/// `--passphrase` option out (so the kickstart the installer saves into the target has none).
+/// Only [`Secret::expose`] gives the text, for the one place that needs it (formatting a LUKS
+/// volume).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// What `Debug`, `Display` and serde write instead of the text.
+    pub const REDACTED: &'static str = "<redacted>";
+
+    pub fn new(text: impl Into<String>) -> Self {
+        Secret(text.into())
+    }
+
+    /// The passphrase itself. Never log or print it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(Self::REDACTED)
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(Self::REDACTED)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(Self::REDACTED)
+    }
+}
+
+/// Encryption options shared by `autopart`, `part`, `logvol` and `raid`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Encryption {
     pub encrypted: bool,
-    pub passphrase: Option<String>,
+    /// Redacted in every output (see [`Secret`]).
+    pub passphrase: Option<Secret>,
     pub escrowcert: Option<String>,
     pub backuppassphrase: bool,
     pub cipher: Option<String>,
@@ -101,6 +171,8 @@ pub struct AutoPart {
     pub hibernation: bool,
     #[serde(flatten)]
     pub encryption: Encryption,
+    #[serde(skip)]
+    pub source: Source,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -141,6 +213,152 @@ pub struct Partition {
     pub hibernation: bool,
     #[serde(flatten)]
     pub encryption: Encryption,
+    #[serde(skip)]
+    pub source: Source,
+}
+
+/// RAID level of a `raid` command (`--level=1`, `RAID1`, `raid1`: pykickstart's spellings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RaidLevel {
+    #[serde(rename = "RAID0")]
+    Raid0,
+    #[serde(rename = "RAID1")]
+    Raid1,
+    #[serde(rename = "RAID4")]
+    Raid4,
+    #[serde(rename = "RAID5")]
+    Raid5,
+    #[serde(rename = "RAID6")]
+    Raid6,
+    #[serde(rename = "RAID10")]
+    Raid10,
+}
+
+impl RaidLevel {
+    /// pykickstart's level names: `0`/`RAID0` … `10`/`RAID10`, case-insensitive.
+    pub fn parse(s: &str) -> Option<Self> {
+        let u = s.to_ascii_uppercase();
+        Some(match u.strip_prefix("RAID").unwrap_or(&u) {
+            "0" => RaidLevel::Raid0,
+            "1" => RaidLevel::Raid1,
+            "4" => RaidLevel::Raid4,
+            "5" => RaidLevel::Raid5,
+            "6" => RaidLevel::Raid6,
+            "10" => RaidLevel::Raid10,
+            _ => return None,
+        })
+    }
+
+    /// `RAID1`, as pykickstart writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RaidLevel::Raid0 => "RAID0",
+            RaidLevel::Raid1 => "RAID1",
+            RaidLevel::Raid4 => "RAID4",
+            RaidLevel::Raid5 => "RAID5",
+            RaidLevel::Raid6 => "RAID6",
+            RaidLevel::Raid10 => "RAID10",
+        }
+    }
+
+    /// The fewest members an array of this level can have (blivet's rule, which Anaconda
+    /// applies when it creates the array).
+    pub fn min_members(self) -> usize {
+        match self {
+            RaidLevel::Raid0 | RaidLevel::Raid1 => 2,
+            RaidLevel::Raid4 | RaidLevel::Raid5 => 3,
+            RaidLevel::Raid6 | RaidLevel::Raid10 => 4,
+        }
+    }
+}
+
+/// `raid MNTPOINT --device=NAME --level=L raid.N...`: a software RAID (md) array.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Raid {
+    /// A mount point, `swap`, `pv.N` (the array is an LVM physical volume) or `none`.
+    pub mntpoint: String,
+    /// `--device=`: the array's name (`md0`, `root`); kept as written (RHEL 10 keeps `md`).
+    pub device: String,
+    /// `--level=`; `None` only for an existing array (`--useexisting`/`--noformat`).
+    pub level: Option<RaidLevel>,
+    /// The members: `raid.N` names of `part` commands, in order.
+    pub members: Vec<String>,
+    /// `--spares=` (pykickstart default 0).
+    pub spares: u64,
+    pub fstype: Option<String>,
+    pub fsoptions: Option<String>,
+    pub mkfsoptions: Option<String>,
+    pub fsprofile: Option<String>,
+    pub label: Option<String>,
+    /// `--chunksize=` in KiB.
+    pub chunksize: Option<u64>,
+    pub noformat: bool,
+    pub useexisting: bool,
+    #[serde(flatten)]
+    pub encryption: Encryption,
+    #[serde(skip)]
+    pub source: Source,
+}
+
+/// `volgroup NAME pv.N...`: an LVM volume group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VolGroup {
+    pub name: String,
+    /// The physical volumes: `pv.N` names of `part` or `raid` commands, in order (empty for an
+    /// existing group).
+    pub physvols: Vec<String>,
+    /// `--pesize=` in KiB (`None`: LVM's default, 4 MiB).
+    pub pesize: Option<u64>,
+    /// `--reserved-space=` in MiB.
+    pub reserved_space: Option<u64>,
+    /// `--reserved-percent=` (1–99).
+    pub reserved_percent: Option<u64>,
+    pub noformat: bool,
+    pub useexisting: bool,
+    #[serde(skip)]
+    pub source: Source,
+}
+
+/// `logvol MNTPOINT --vgname=VG --name=NAME ...`: an LVM logical volume.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LogVol {
+    /// A mount point, `swap` or `none` (a thin pool's).
+    pub mntpoint: String,
+    pub vgname: String,
+    pub name: String,
+    pub size: Option<SizeMib>,
+    /// `--percent=`: of the volume group's free space (0–100).
+    pub percent: Option<u64>,
+    pub grow: bool,
+    pub maxsize: Option<SizeMib>,
+    pub recommended: bool,
+    pub hibernation: bool,
+    pub fstype: Option<String>,
+    pub fsoptions: Option<String>,
+    pub mkfsoptions: Option<String>,
+    pub fsprofile: Option<String>,
+    pub label: Option<String>,
+    pub noformat: bool,
+    pub useexisting: bool,
+    pub resize: bool,
+    /// `--thinpool`: this volume is a thin pool.
+    pub thinpool: bool,
+    /// `--thin`: a thin volume in pool `poolname`.
+    pub thin: bool,
+    pub poolname: Option<String>,
+    /// `--chunksize=` in KiB (thin pools).
+    pub chunksize: Option<u64>,
+    /// `--metadatasize=` in MiB (thin pools).
+    pub metadatasize: Option<u64>,
+    pub profile: Option<String>,
+    /// `--cachesize=` in MiB.
+    pub cachesize: Option<u64>,
+    pub cachemode: Option<String>,
+    pub cachepvs: Vec<String>,
+    #[serde(flatten)]
+    pub encryption: Encryption,
+    #[serde(skip)]
+    pub source: Source,
 }
 
 /// `reqpart [--add-boot]`.
@@ -391,4 +609,30 @@ pub struct Packages {
 pub struct UnsupportedCommand {
     pub name: String,
     pub args: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn secrets_are_redacted_in_debug_display_and_json() {
+        let parsed = crate::parse(
+            "ks.cfg",
+            "part pv.01 --size=100\nvolgroup vg pv.01\n\
+             logvol / --vgname=vg --name=root --size=50 --encrypted --passphrase=hunter22\n",
+            &crate::NoIncludes,
+        );
+        assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+        let ks = &parsed.kickstart;
+        let secret = ks.logvols[0].encryption.passphrase.as_ref().expect("kept");
+        assert_eq!(secret.expose(), "hunter22");
+        assert_eq!(format!("{secret} {secret:?}"), "<redacted> <redacted>");
+        for text in [
+            format!("{ks:?}"),
+            format!("{parsed:?}"),
+            serde_json::to_string(ks).unwrap(),
+            crate::print(ks),
+        ] {
+            assert!(!text.contains("hunter22"), "{text}");
+        }
+    }
 }

@@ -40,6 +40,7 @@ mod loader;
 mod options;
 mod parser;
 mod printer;
+mod redact;
 mod sections;
 
 pub use ast::*;

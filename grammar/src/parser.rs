@@ -3,11 +3,12 @@
 //! Lines come from a stack of sources (the file, then each `%include`d file pushed on top), so
 //! an include can supply commands or the lines of an open section, exactly as in pykickstart.
 
-use crate::ast::{Kickstart, ScriptKind};
-use crate::commands::{self, Cmd, Finding, Known};
+use crate::ast::{Kickstart, ScriptKind, Source};
+use crate::commands::{self, Cmd, Finding, Known, Reference};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::lexer::{self, Word};
 use crate::loader::{LoadError, Loader, decode};
+use crate::redact;
 use crate::sections::{self, SectionKind};
 use crate::{MAX_INCLUDE_DEPTH, MAX_INPUT_BYTES, Parsed};
 use std::collections::HashSet;
@@ -60,6 +61,8 @@ struct Parser<'l> {
     top: Rc<str>,
     /// The `%packages` header, for the warning that it is ignored.
     packages_header: Option<(Line, Word)>,
+    /// Names used by storage commands, checked against the whole kickstart at the end.
+    refs: Vec<(Line, Reference)>,
 }
 
 pub fn parse(name: &str, text: &str, loader: &dyn Loader) -> Parsed {
@@ -82,6 +85,7 @@ pub fn parse(name: &str, text: &str, loader: &dyn Loader) -> Parsed {
         missing: Vec::new(),
         top: Rc::from(name),
         packages_header: None,
+        refs: Vec::new(),
     };
     if text.len() > MAX_INPUT_BYTES {
         p.report(
@@ -147,8 +151,9 @@ impl Parser<'_> {
             self.dropped += 1;
             return;
         }
+        let text = redact::redact(&line.text);
         self.diagnostics.push(Diagnostic::new(
-            severity, &line.file, line.no, column, len, message, &line.text,
+            severity, &line.file, line.no, column, len, message, &text,
         ));
     }
 
@@ -200,12 +205,18 @@ impl Parser<'_> {
         match commands::classify(&name.text) {
             Some(Known::Supported(canonical)) => {
                 let mut warnings = Vec::new();
+                let mut refs = Vec::new();
                 let result = {
                     let mut cmd = Cmd {
                         name,
                         args,
                         warnings: &mut warnings,
                         seen: &self.seen,
+                        source: Source {
+                            file: line.file.to_string(),
+                            line: u32::try_from(line.no).unwrap_or(u32::MAX),
+                        },
+                        refs: &mut refs,
                     };
                     commands::apply(&mut self.ks, &mut cmd)
                 };
@@ -215,13 +226,17 @@ impl Parser<'_> {
                 match result {
                     Ok(()) => {
                         self.seen.insert(canonical);
+                        self.refs
+                            .extend(refs.into_iter().map(|r| (line.clone(), r)));
                     }
                     Err(f) => self.report_finding(Severity::Error, line, f),
                 }
             }
             Some(Known::Unsupported) => {
                 let conflict = match name.text.as_str() {
-                    "raid" | "volgroup" | "logvol" => Some(["autopart"].as_slice()),
+                    "mount" => Some(
+                        ["autopart", "part", "raid", "volgroup", "logvol", "reqpart"].as_slice(),
+                    ),
                     "ostreesetup" => Some(["ostreecontainer", "bootc"].as_slice()),
                     _ => None,
                 };
@@ -242,9 +257,7 @@ impl Parser<'_> {
                 self.report(Severity::Warning, line, name.column, name.len, message);
                 commands::unsupported(&mut self.ks, name, args);
                 let leaked: &'static str = match name.text.as_str() {
-                    "raid" => "raid",
-                    "volgroup" => "volgroup",
-                    "logvol" => "logvol",
+                    "mount" => "mount",
                     "ostreesetup" => "ostreesetup",
                     _ => return,
                 };
@@ -453,6 +466,12 @@ impl Parser<'_> {
     }
 
     fn finish(mut self) -> Parsed {
+        let mut used = Vec::new();
+        for (line, r) in std::mem::take(&mut self.refs) {
+            if let Some(message) = r.check(&self.ks, &mut used) {
+                self.report(Severity::Error, &line, r.column, r.len, message);
+            }
+        }
         let pre_exists = self.ks.scripts.iter().any(|s| s.kind == ScriptKind::Pre);
         for m in std::mem::take(&mut self.missing) {
             let (severity, message) = if pre_exists {

@@ -1,5 +1,9 @@
 //! The AST back to Kickstart text: `parse(print(ks)) == ks` for every kickstart the parser
-//! produces without errors.
+//! produces without errors, except passphrases.
+//!
+//! Passphrases ([`Secret`]) are never printed: a command that had `--passphrase` is printed
+//! without it, after a comment saying so (the kickstart the installer saves into the target
+//! comes from here). Reading the printed text back gives the same AST with `passphrase: None`.
 
 use crate::ast::*;
 use crate::sections::script_name;
@@ -113,6 +117,9 @@ pub fn print(ks: &Kickstart) -> String {
         emit(Line::new("reqpart").flag("--add-boot", r.add_boot));
     }
     if let Some(a) = &ks.autopart {
+        if let Some(note) = secret_note(&a.encryption) {
+            emit(note);
+        }
         let kind = a.kind.map(|k| {
             match k {
                 AutoPartType::Lvm => "lvm",
@@ -133,7 +140,25 @@ pub fn print(ks: &Kickstart) -> String {
         );
     }
     for p in &ks.parts {
+        if let Some(note) = secret_note(&p.encryption) {
+            emit(note);
+        }
         emit(partition(p));
+    }
+    for r in &ks.raids {
+        if let Some(note) = secret_note(&r.encryption) {
+            emit(note);
+        }
+        emit(raid(r));
+    }
+    for v in &ks.volgroups {
+        emit(volgroup(v));
+    }
+    for l in &ks.logvols {
+        if let Some(note) = secret_note(&l.encryption) {
+            emit(note);
+        }
+        emit(logvol(l));
     }
     if let Some(o) = &ks.ostreecontainer {
         emit(
@@ -301,9 +326,99 @@ fn partition(p: &Partition) -> Line {
     if dashed { l.pos(&p.mntpoint) } else { l }
 }
 
+/// The comment printed before a command whose passphrase is left out.
+fn secret_note(e: &Encryption) -> Option<Line> {
+    e.passphrase
+        .as_ref()
+        .map(|_| Line::new("# --passphrase of the next command not shown (never printed)"))
+}
+
+/// A mount point first, as people write it, unless it must follow `--` at the end.
+fn with_mntpoint(name: &str, mntpoint: &str, rest: impl FnOnce(Line) -> Line) -> Line {
+    let dashed = mntpoint.starts_with('-');
+    let l = Line::new(name);
+    if dashed {
+        rest(l).pos(mntpoint)
+    } else {
+        rest(l.pos(mntpoint))
+    }
+}
+
+fn raid(r: &Raid) -> Line {
+    let level = r.level.map(|l| l.name().to_string());
+    let spares = (r.spares != 0).then_some(r.spares);
+    let l = with_mntpoint("raid", &r.mntpoint, |l| {
+        let l = l
+            .opt("--device", &Some(r.device.clone()))
+            .opt("--level", &level)
+            .num("--spares", spares)
+            .opt("--fstype", &r.fstype)
+            .opt("--fsoptions", &r.fsoptions)
+            .opt("--mkfsoptions", &r.mkfsoptions)
+            .opt("--fsprofile", &r.fsprofile)
+            .opt("--label", &r.label)
+            .num("--chunksize", r.chunksize)
+            .flag("--noformat", r.noformat)
+            .flag("--useexisting", r.useexisting);
+        encryption(l, &r.encryption)
+    });
+    // Members after everything: a mount point written after `--` takes them along.
+    let mut l = l;
+    for m in &r.members {
+        l = l.pos(m);
+    }
+    l
+}
+
+fn volgroup(v: &VolGroup) -> Line {
+    let mut l = Line::new("volgroup")
+        .num("--pesize", v.pesize)
+        .num("--reserved-space", v.reserved_space)
+        .num("--reserved-percent", v.reserved_percent)
+        .flag("--noformat", v.noformat)
+        .flag("--useexisting", v.useexisting)
+        .pos(&v.name);
+    for p in &v.physvols {
+        l = l.pos(p);
+    }
+    l
+}
+
+fn logvol(v: &LogVol) -> Line {
+    with_mntpoint("logvol", &v.mntpoint, |l| {
+        let l = l
+            .opt("--vgname", &Some(v.vgname.clone()))
+            .opt("--name", &Some(v.name.clone()))
+            .num("--size", v.size)
+            .num("--percent", v.percent)
+            .flag("--grow", v.grow)
+            .num("--maxsize", v.maxsize)
+            .flag("--recommended", v.recommended)
+            .flag("--hibernation", v.hibernation)
+            .opt("--fstype", &v.fstype)
+            .opt("--fsoptions", &v.fsoptions)
+            .opt("--mkfsoptions", &v.mkfsoptions)
+            .opt("--fsprofile", &v.fsprofile)
+            .opt("--label", &v.label)
+            .flag("--noformat", v.noformat)
+            .flag("--useexisting", v.useexisting)
+            .flag("--resize", v.resize)
+            .flag("--thinpool", v.thinpool)
+            .flag("--thin", v.thin)
+            .opt("--poolname", &v.poolname)
+            .num("--chunksize", v.chunksize)
+            .num("--metadatasize", v.metadatasize)
+            .opt("--profile", &v.profile)
+            .num("--cachesize", v.cachesize)
+            .opt("--cachemode", &v.cachemode)
+            .list("--cachepvs", &v.cachepvs);
+        encryption(l, &v.encryption)
+    })
+}
+
+/// The encryption options, without the passphrase (see the module doc).
 fn encryption(l: Line, e: &Encryption) -> Line {
     l.flag("--encrypted", e.encrypted)
-        .opt("--passphrase", &e.passphrase)
         .opt("--escrowcert", &e.escrowcert)
         .flag("--backuppassphrase", e.backuppassphrase)
         .opt("--cipher", &e.cipher)

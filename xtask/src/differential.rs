@@ -10,6 +10,10 @@
 //! RHEL 10's handler refuses btrfs, Kickstand accepts it as Fedora's handlers do (issue 4: it
 //! installs bootable container images, and bootc supports btrfs roots), so pykickstart's verdict
 //! there is not the reference. The generated variations use no btrfs for the same reason.
+//! The storage variations (`part pv.N`/`raid.N`, `volgroup`, `logvol`, `raid`) mark the few
+//! whose verdicts differ on purpose with `# diverges:` (see `storage_divergence`): Anaconda
+//! refuses an undefined member, a name defined twice or a RAID array short of members when it
+//! creates the devices, and Kickstand refuses them at validation, where pykickstart says nothing.
 //! The venv lives outside the clone (`~/.cache/kickstand/pykickstart-venv-VERSION`), keyed by
 //! the pinned pykickstart version, and is reused; a half-built one is rebuilt.
 
@@ -292,18 +296,82 @@ fn map_options(line: &str, f: impl Fn(&str, &str) -> String) -> String {
         .join(" ")
 }
 
-/// Deterministic variations of every base line, plus section and conflict cases.
-fn variations() -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for (i, base) in BASE.iter().enumerate() {
-        let cmd = base.split(' ').next().unwrap_or_default();
-        let mut add = |kind: &str, line: String| {
-            out.insert(format!("{i:02}-{cmd}-{kind}"), wrap(&line, i));
-        };
-        add("plain", base.to_string());
+/// Storage lines that are only valid with other commands before them: (those commands, the
+/// line under test). Only the line under test is mutated.
+const STORAGE_BASE: &[(&str, &str)] = &[
+    ("", "part pv.01 --size=10000 --grow --ondisk=sda"),
+    (
+        "part pv.01 --size=1000\npart pv.02 --size=1000",
+        "volgroup vg pv.01 pv.02 --pesize=4096 --reserved-percent=5",
+    ),
+    (
+        "part pv.01 --size=1000\nvolgroup vg pv.01",
+        "logvol / --vgname=vg --name=root --size=8000 --fstype=xfs --label=root",
+    ),
+    (
+        "part pv.01 --size=1000\nvolgroup vg pv.01",
+        "logvol /srv --vgname=vg --name=srv --percent=50 --grow --maxsize=2000",
+    ),
+    (
+        "part pv.01 --size=1000\nvolgroup vg pv.01",
+        "logvol none --vgname=vg --name=pool --thinpool --size=1000 --chunksize=64",
+    ),
+    (
+        "part pv.01 --size=1000\nvolgroup vg pv.01\n\
+         logvol none --vgname=vg --name=pool --thinpool --size=1000",
+        "logvol / --vgname=vg --name=root --thin --poolname=pool --size=100",
+    ),
+    (
+        "part pv.01 --size=1000\nvolgroup vg pv.01",
+        "logvol / --vgname=vg --name=root --size=100 --encrypted --passphrase=secret \
+         --luks-version=luks2 --pbkdf-time=100",
+    ),
+    (
+        "part raid.01 --size=1000\npart raid.02 --size=1000",
+        "raid / --level=1 --device=md0 --fstype=xfs --spares=0 raid.01 raid.02",
+    ),
+    (
+        "part raid.01 --size=1000\npart raid.02 --size=1000\n\
+         part raid.03 --size=1000\npart raid.04 --size=1000",
+        "raid /srv --level=RAID10 --device=srv --chunksize=512 raid.01 raid.02 raid.03 raid.04",
+    ),
+    (
+        "part raid.01 --size=1000\npart raid.02 --size=1000",
+        "raid pv.01 --level=raid1 --device=md0 --encrypted --passphrase=secret raid.01 raid.02",
+    ),
+    (
+        "",
+        "autopart --type=thinp --encrypted --passphrase=secret --luks-version=luks2",
+    ),
+];
+
+/// Why Kickstand's verdict on a storage variation differs from pykickstart's on purpose:
+/// Anaconda refuses these kickstarts when it creates the devices, pykickstart does not check
+/// (see `grammar/src/commands/volumes.rs`). `None`: the two must agree.
+fn storage_divergence(command: &str, kind: &str) -> Option<&'static str> {
+    match (command, kind) {
+        ("volgroup" | "logvol" | "raid", "duplicate") => {
+            Some("pykickstart warns about a name defined twice, Anaconda and Kickstand refuse it")
+        }
+        // pykickstart's volgroup takes an unknown option or extra word as a member; raid takes
+        // an extra word as a member: both become undefined names.
+        ("volgroup", "junk-option" | "extra-arg") | ("raid", "extra-arg") => {
+            Some("an extra word is an undefined member, which Anaconda refuses")
+        }
+        // One member fewer than the level needs (Anaconda/blivet's minimum).
+        ("raid", "dropped-last") => Some("a RAID array with too few members for its level"),
+        _ => None,
+    }
+}
+
+/// Every mutation of `base` (its first word is the command): (kind, mutated line).
+fn mutations(base: &str) -> Vec<(&'static str, String)> {
+    let cmd = base.split(' ').next().unwrap_or_default();
+    vec![
+        ("plain", base.to_string()),
         // Option prefixes: every long option shortened by two characters (some become
         // ambiguous or unknown — both tools must say so on the same line).
-        add(
+        (
             "prefix",
             base.split(' ')
                 .map(|w| match w.strip_prefix("--") {
@@ -317,30 +385,57 @@ fn variations() -> BTreeMap<String, String> {
                 })
                 .collect::<Vec<_>>()
                 .join(" "),
-        );
-        add("dquote", map_options(base, |n, v| format!("--{n}=\"{v}\"")));
-        add("squote", map_options(base, |n, v| format!("'--{n}={v}'")));
-        add("spaced", map_options(base, |n, v| format!("--{n} {v}")));
-        add("comment", format!("{base} # trailing comment"));
-        add("hash-in-word", format!("{base}#glued comment"));
-        add("indented", format!(" \t{base}"));
-        add("duplicate", format!("{base}\n{base}"));
-        add("junk-option", format!("{base} --bogus-option"));
-        add("extra-arg", format!("{base} extra"));
-        add(
+        ),
+        ("dquote", map_options(base, |n, v| format!("--{n}=\"{v}\""))),
+        ("squote", map_options(base, |n, v| format!("'--{n}={v}'"))),
+        ("spaced", map_options(base, |n, v| format!("--{n} {v}"))),
+        ("comment", format!("{base} # trailing comment")),
+        ("hash-in-word", format!("{base}#glued comment")),
+        ("indented", format!(" \t{base}")),
+        ("duplicate", format!("{base}\n{base}")),
+        ("junk-option", format!("{base} --bogus-option")),
+        ("extra-arg", format!("{base} extra")),
+        (
             "dropped-last",
             base.rsplit_once(' ')
                 .map_or(String::new(), |(a, _)| a.to_string()),
-        );
-        add(
+        ),
+        (
             "capitalised",
             format!("{}{}", cmd[..1].to_uppercase(), &base[1..]),
-        );
-        add("unclosed-quote", format!("{base} \"unclosed"));
-        add(
+        ),
+        ("unclosed-quote", format!("{base} \"unclosed")),
+        (
             "flag-value",
             map_options(base, |n, v| format!("--{n}={v} --{n}=")),
-        );
+        ),
+    ]
+}
+
+/// Deterministic variations of every base line, plus section and conflict cases.
+fn variations() -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (i, base) in BASE.iter().enumerate() {
+        let cmd = base.split(' ').next().unwrap_or_default();
+        for (kind, line) in mutations(base) {
+            out.insert(format!("{i:02}-{cmd}-{kind}"), wrap(&line, i));
+        }
+    }
+    for (i, (context, base)) in STORAGE_BASE.iter().enumerate() {
+        let cmd = base.split(' ').next().unwrap_or_default();
+        for (kind, line) in mutations(base) {
+            let mut text = String::new();
+            if let Some(why) = storage_divergence(cmd, kind) {
+                text.push_str(&format!("# diverges: {why}\n"));
+            }
+            let line = if context.is_empty() {
+                line
+            } else {
+                format!("{context}\n{line}")
+            };
+            text.push_str(&wrap(&line, i));
+            out.insert(format!("st{i:02}-{cmd}-{kind}"), text);
+        }
     }
     let fixed: &[(&str, &str)] = &[
         ("conflict-autopart-part", "autopart\npart / --size=100\n"),
@@ -358,6 +453,23 @@ fn variations() -> BTreeMap<String, String> {
         (
             "conflict-logvol-autopart",
             "autopart\nlogvol / --vgname=vg --name=root --size=1\n",
+        ),
+        (
+            "conflict-autopart-volgroup",
+            "part pv.01 --size=1\nvolgroup vg pv.01\nautopart\n",
+        ),
+        (
+            "conflict-raid-autopart",
+            "part raid.01 --size=1\npart raid.02 --size=1\n\
+             raid / --level=1 --device=md0 raid.01 raid.02\nautopart --type=lvm\n",
+        ),
+        (
+            "conflict-mount-logvol",
+            "mount /dev/sda1 /data\nlogvol / --vgname=vg --name=root --size=1\n",
+        ),
+        (
+            "conflict-part-mount",
+            "part / --size=1\nmount /dev/sda2 /srv\n",
         ),
         ("section-pre", "%pre\necho hi\n%end\n"),
         (

@@ -6,8 +6,11 @@
 mod image;
 mod storage;
 mod system;
+mod volumes;
 
-use crate::ast::{Kickstart, UnsupportedCommand};
+pub use volumes::Reference;
+
+use crate::ast::{Kickstart, Source, UnsupportedCommand};
 use crate::lexer::Word;
 use crate::options::{self, Matches, Opt, OptError};
 use std::collections::HashSet;
@@ -44,6 +47,11 @@ pub struct Cmd<'a> {
     pub warnings: &'a mut Vec<Finding>,
     /// Commands seen before this one (for conflicts), by canonical name.
     pub seen: &'a HashSet<&'static str>,
+    /// Where this command is (kept in the AST for later messages).
+    pub source: Source,
+    /// Names this command uses that other commands must define, checked when the whole
+    /// kickstart has been read; kept only when the command has no error.
+    pub refs: &'a mut Vec<Reference>,
 }
 
 impl Cmd<'_> {
@@ -141,6 +149,9 @@ const SUPPORTED: &[&str] = &[
     "part",
     "partition",
     "reqpart",
+    "raid",
+    "volgroup",
+    "logvol",
     "bootloader",
     "user",
     "sshkey",
@@ -176,12 +187,10 @@ const UNSUPPORTED: &[&str] = &[
     "iscsiname",
     "liveimg",
     "logging",
-    "logvol",
     "mediacheck",
     "mount",
     "nfs",
     "ostreesetup",
-    "raid",
     "rdp",
     "realm",
     "repo",
@@ -196,7 +205,6 @@ const UNSUPPORTED: &[&str] = &[
     "timesource",
     "updates",
     "url",
-    "volgroup",
     "xconfig",
     "zfcp",
     "zipl",
@@ -250,6 +258,9 @@ pub fn apply(ks: &mut Kickstart, cmd: &mut Cmd<'_>) -> Result<(), Finding> {
         "autopart" => storage::autopart(ks, cmd),
         "part" | "partition" => storage::part(ks, cmd),
         "reqpart" => storage::reqpart(ks, cmd),
+        "raid" => volumes::raid(ks, cmd),
+        "volgroup" => volumes::volgroup(ks, cmd),
+        "logvol" => volumes::logvol(ks, cmd),
         "bootloader" => storage::bootloader(ks, cmd),
         "user" => system::user(ks, cmd),
         "sshkey" => system::sshkey(ks, cmd),

@@ -1,4 +1,5 @@
-//! Disk commands: zerombr, clearpart, ignoredisk, autopart, part, reqpart, bootloader.
+//! Disk commands: zerombr, clearpart, ignoredisk, autopart, part, reqpart, bootloader
+//! (`raid`, `volgroup` and `logvol` are in `volumes.rs`).
 
 use super::{Cmd, Finding};
 use crate::ast::*;
@@ -76,7 +77,7 @@ pub fn ignoredisk(ks: &mut Kickstart, cmd: &mut Cmd<'_>) -> Result<(), Finding> 
     Ok(())
 }
 
-const ENCRYPTION: &[Opt] = &[
+pub(super) const ENCRYPTION: &[Opt] = &[
     flag(&["--encrypted"], "encrypted"),
     value(&["--passphrase"], "passphrase"),
     value(&["--escrowcert"], "escrowcert"),
@@ -89,10 +90,10 @@ const ENCRYPTION: &[Opt] = &[
     value(&["--pbkdf-iterations"], "pbkdf-iterations"),
 ];
 
-fn encryption(m: &Matches) -> Result<Encryption, Finding> {
+pub(super) fn encryption(m: &Matches) -> Result<Encryption, Finding> {
     let e = Encryption {
         encrypted: m.flag("encrypted"),
-        passphrase: m.value("passphrase"),
+        passphrase: m.value("passphrase").map(Secret::new),
         escrowcert: m.value("escrowcert"),
         backuppassphrase: m.flag("backuppassphrase"),
         cipher: m.value("cipher"),
@@ -112,7 +113,7 @@ fn encryption(m: &Matches) -> Result<Encryption, Finding> {
     Ok(e)
 }
 
-fn with(base: &[Opt], extra: &[Opt]) -> Vec<Opt> {
+pub(super) fn with(base: &[Opt], extra: &[Opt]) -> Vec<Opt> {
     base.iter().chain(extra).copied().collect()
 }
 
@@ -181,6 +182,7 @@ pub fn autopart(ks: &mut Kickstart, cmd: &mut Cmd<'_>) -> Result<(), Finding> {
         noswap: m.flag("noswap"),
         hibernation: m.flag("hibernation"),
         encryption,
+        source: cmd.source.clone(),
     });
     Ok(())
 }
@@ -238,6 +240,7 @@ pub fn part(ks: &mut Kickstart, cmd: &mut Cmd<'_>) -> Result<(), Finding> {
         resize: m.flag("resize"),
         hibernation: m.flag("hibernation"),
         encryption: encryption(&m)?,
+        source: cmd.source.clone(),
     };
     // Divergence from RHEL 10 (see `autopart`): `--fstype=btrfs` makes a btrfs filesystem on
     // the partition, as Fedora's handlers allow. `btrfs.N` members stay refused: they only feed
@@ -282,7 +285,7 @@ pub fn part(ks: &mut Kickstart, cmd: &mut Cmd<'_>) -> Result<(), Finding> {
             "--mkfsoptions and --fsprofile cannot be used together.",
         ));
     }
-    cmd.conflicts(&["autopart"])?;
+    cmd.conflicts(&["autopart", "mount"])?;
     if p.mntpoint != "swap" && ks.parts.iter().any(|q| q.mntpoint == p.mntpoint) {
         cmd.warn(
             mnt,
@@ -299,7 +302,7 @@ pub fn part(ks: &mut Kickstart, cmd: &mut Cmd<'_>) -> Result<(), Finding> {
 pub fn reqpart(ks: &mut Kickstart, cmd: &mut Cmd<'_>) -> Result<(), Finding> {
     let m = cmd.options(&[flag(&["--add-boot"], "add-boot")])?;
     cmd.no_positional(&m)?;
-    cmd.conflicts(&["autopart"])?;
+    cmd.conflicts(&["autopart", "mount"])?;
     ks.reqpart = Some(ReqPart {
         add_boot: m.flag("add-boot"),
     });

@@ -112,7 +112,8 @@ fn errors(parsed: &Parsed) -> anyhow::Error {
 pub const MASK: &str = "********";
 
 /// The kickstart as installed into `/var/log/kickstand/ks.cfg`: flattened (includes
-/// resolved) and every password and passphrase replaced by [`MASK`].
+/// resolved), every password replaced by [`MASK`], and no LUKS passphrase at all (the grammar's
+/// printer never prints a [`ks::Secret`]).
 pub fn masked(kickstart: &Kickstart) -> String {
     let mut k = kickstart.clone();
     let mask = |p: &mut Option<String>| {
@@ -128,12 +129,6 @@ pub fn masked(kickstart: &Kickstart) -> String {
     }
     if let Some(b) = &mut k.bootloader {
         mask(&mut b.password);
-    }
-    if let Some(a) = &mut k.autopart {
-        mask(&mut a.encryption.passphrase);
-    }
-    for p in &mut k.parts {
-        mask(&mut p.encryption.passphrase);
     }
     ks::print(&k)
 }
@@ -155,14 +150,21 @@ mod tests {
         let parsed = ks::parse(
             "ks.cfg",
             "rootpw --plaintext s3cret\nuser --name=admin --password=hunter2 --plaintext\n\
-             bootloader --password=grubpw\nautopart --encrypted --passphrase=luks\n",
+             bootloader --password=grubpw\npart pv.01 --size=100 --encrypted --passphrase=luks1\n\
+             volgroup vg pv.01\nlogvol / --vgname=vg --name=root --size=50 --encrypted \
+             --passphrase=luks2\npart raid.01 --size=10\npart raid.02 --size=10\n\
+             raid /srv --level=1 --device=md0 --encrypted --passphrase=luks3 raid.01 raid.02\n",
             &ks::NoIncludes,
         );
         assert!(!parsed.has_errors());
         let text = masked(&parsed.kickstart);
-        for secret in ["s3cret", "hunter2", "grubpw", "luks\n", "=luks"] {
+        for secret in ["s3cret", "hunter2", "grubpw", "luks1", "luks2", "luks3"] {
             assert!(!text.contains(secret), "{secret} in\n{text}");
         }
         assert!(text.contains(MASK), "{text}");
+        assert!(
+            text.contains("--passphrase of the next command not shown"),
+            "{text}"
+        );
     }
 }

@@ -1,7 +1,10 @@
 //! The storage part of a kickstart, as the planner needs it.
 //!
 //! [`super::from_kickstart`] fills this from the grammar's AST; keeping the planner's input
-//! separate means the planner and its tests do not change when the AST does.
+//! separate means the planner and its tests do not change when the AST does. (The one type
+//! shared with the grammar is [`Secret`], so a passphrase is never a plain `String` here.)
+
+pub use kickstand_grammar::Secret;
 
 /// Storage commands of one kickstart.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -20,9 +23,163 @@ pub struct StorageRequest {
     pub reqpart: Option<ReqPart>,
     /// `bootloader`.
     pub bootloader: BootloaderRequest,
-    /// Storage commands that need device-mapper or md (`logvol`, `volgroup`, `raid`, `btrfs`),
-    /// with where they were given: answered with "not supported yet".
+    /// Storage commands and options this version cannot carry out (the `btrfs` command,
+    /// existing devices reused, LVM caches, …), with where they were given: answered with "not
+    /// supported yet".
     pub unsupported: Vec<Unsupported>,
+    /// `raid`, in kickstart order (every member is a `part raid.N` of [`Self::parts`]).
+    pub raids: Vec<RaidRequest>,
+    /// `volgroup`, in kickstart order (every physical volume is a `part pv.N` or a
+    /// `raid pv.N`).
+    pub volgroups: Vec<VolGroupRequest>,
+    /// `logvol`, in kickstart order (every volume group is one of [`Self::volgroups`], every
+    /// thin pool a `--thinpool` volume of that group: the grammar checked the names).
+    pub logvols: Vec<LogVolRequest>,
+}
+
+/// LUKS encryption of one device: `--encrypted` with its options.
+///
+/// A missing passphrase means the kickstart gave none; Anaconda would ask on the console, an
+/// unattended install has to refuse it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EncryptionRequest {
+    /// `--passphrase=` (redacted in `Debug`; [`Secret::expose`] gives it to cryptsetup).
+    pub passphrase: Option<Secret>,
+    /// `--luks-version=` (`luks1`, `luks2`); `None`: LUKS2, as Anaconda.
+    pub luks_version: Option<String>,
+    /// `--cipher=` (e.g. `aes-xts-plain64`); `None`: cryptsetup's default.
+    pub cipher: Option<String>,
+    /// `--pbkdf=` (`argon2id`, `argon2i`, `pbkdf2`).
+    pub pbkdf: Option<String>,
+    /// `--pbkdf-memory=` in KiB.
+    pub pbkdf_memory_kib: Option<u64>,
+    /// `--pbkdf-time=` in milliseconds (cryptsetup `--iter-time`).
+    pub pbkdf_time_ms: Option<u64>,
+    /// `--pbkdf-iterations=` (cryptsetup `--pbkdf-force-iterations`).
+    pub pbkdf_iterations: Option<u64>,
+}
+
+/// RAID level of a `raid` command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RaidLevel {
+    Raid0,
+    Raid1,
+    Raid4,
+    Raid5,
+    Raid6,
+    Raid10,
+}
+
+impl RaidLevel {
+    /// The `mdadm --level=` value.
+    pub fn mdadm(self) -> &'static str {
+        match self {
+            RaidLevel::Raid0 => "0",
+            RaidLevel::Raid1 => "1",
+            RaidLevel::Raid4 => "4",
+            RaidLevel::Raid5 => "5",
+            RaidLevel::Raid6 => "6",
+            RaidLevel::Raid10 => "10",
+        }
+    }
+}
+
+/// One `raid` command: an md array over `part raid.N` members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaidRequest {
+    /// A mount point, `swap`, `pv.N` (the array is an LVM physical volume) or `none`.
+    pub mntpoint: String,
+    /// `--device=`: the array's name (`md0`, `root`).
+    pub device: String,
+    /// `--level=`.
+    pub level: RaidLevel,
+    /// The `raid.N` members, in order.
+    pub members: Vec<String>,
+    /// `--spares=`: how many of the members are spares.
+    pub spares: u64,
+    /// `--chunksize=` in KiB.
+    pub chunksize_kib: Option<u64>,
+    /// `--fstype=`.
+    pub fstype: Option<String>,
+    /// `--label=`.
+    pub label: Option<String>,
+    /// `--fsoptions=`.
+    pub fsoptions: Option<String>,
+    /// `--mkfsoptions=`.
+    pub mkfsoptions: Option<String>,
+    /// `--encrypted` and its options: LUKS on the array.
+    pub encryption: Option<EncryptionRequest>,
+    /// Where it was given.
+    pub origin: Origin,
+}
+
+/// One `volgroup` command: an LVM volume group.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VolGroupRequest {
+    /// The group's name.
+    pub name: String,
+    /// The `pv.N` physical volumes (partitions or arrays), in order.
+    pub physvols: Vec<String>,
+    /// `--pesize=` in KiB (a power of two); `None`: LVM's default, 4 MiB.
+    pub pesize_kib: Option<u64>,
+    /// `--reserved-space=` in MiB left unallocated.
+    pub reserved_space_mib: Option<u64>,
+    /// `--reserved-percent=` of the group left unallocated (1–99).
+    pub reserved_percent: Option<u64>,
+    /// Where it was given.
+    pub origin: Origin,
+}
+
+/// What kind of logical volume a `logvol` makes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum LvKind {
+    /// A plain (linear) volume.
+    #[default]
+    Linear,
+    /// `--thinpool`: a thin pool (its mount point is `none`).
+    ThinPool {
+        /// `--chunksize=` in KiB.
+        chunksize_kib: Option<u64>,
+        /// `--metadatasize=` in MiB.
+        metadatasize_mib: Option<u64>,
+    },
+    /// `--thin --poolname=POOL`: a thin volume in pool `pool` of the same group.
+    Thin { pool: String },
+}
+
+/// One `logvol` command: an LVM logical volume.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogVolRequest {
+    /// A mount point, `swap` or `none`.
+    pub mntpoint: String,
+    /// `--vgname=`.
+    pub vgname: String,
+    /// `--name=`.
+    pub name: String,
+    /// `--size=` in MiB (for a thin volume: its virtual size).
+    pub size_mib: Option<u64>,
+    /// `--percent=` of the group's free space (1–100).
+    pub percent: Option<u64>,
+    /// `--grow`.
+    pub grow: bool,
+    /// `--maxsize=` in MiB.
+    pub maxsize_mib: Option<u64>,
+    /// `--recommended` (swap sized from RAM).
+    pub recommended: bool,
+    /// Linear, thin pool or thin volume.
+    pub kind: LvKind,
+    /// `--fstype=`.
+    pub fstype: Option<String>,
+    /// `--label=`.
+    pub label: Option<String>,
+    /// `--fsoptions=`.
+    pub fsoptions: Option<String>,
+    /// `--mkfsoptions=`.
+    pub mkfsoptions: Option<String>,
+    /// `--encrypted` and its options: LUKS on the volume.
+    pub encryption: Option<EncryptionRequest>,
+    /// Where it was given.
+    pub origin: Origin,
 }
 
 /// Where a command was given, for messages.
@@ -106,6 +263,8 @@ pub struct AutoPart {
     pub encrypted: bool,
     /// Where it was given.
     pub origin: Origin,
+    /// `--encrypted` and its options (`Some` exactly when `encrypted`).
+    pub encryption: Option<EncryptionRequest>,
 }
 
 /// `autopart --type=`.
@@ -116,9 +275,10 @@ pub enum AutoKind {
     Plain,
     /// A btrfs volume with subvolumes for `/` and `/home`.
     Btrfs,
-    /// LVM (not supported yet).
+    /// LVM: a volume group over the root partition space with `root` (and `home`, `swap`)
+    /// logical volumes.
     Lvm,
-    /// LVM thin provisioning (not supported yet).
+    /// LVM thin provisioning: as `Lvm`, the volumes thin in one pool.
     ThinP,
 }
 
@@ -149,6 +309,8 @@ pub struct PartRequest {
     pub encrypted: bool,
     /// Where it was given.
     pub origin: Origin,
+    /// `--encrypted` and its options (`Some` exactly when `encrypted`).
+    pub encryption: Option<EncryptionRequest>,
 }
 
 /// `reqpart`.
