@@ -6,8 +6,8 @@ use super::error::PlanError;
 use super::layout::StoragePlan;
 use super::plan::{ImageFacts, plan_request};
 use super::request::{
-    AutoKind, AutoPart, BootLocation, BootloaderRequest, ClearKind, ClearPart, IgnoreDisk, Origin,
-    PartRequest, ReqPart, StorageRequest, Unsupported,
+    AutoKind, AutoPart, BootLocation, BootloaderRequest, ClearKind, ClearPart, EncryptionRequest,
+    IgnoreDisk, Origin, PartRequest, ReqPart, StorageRequest, Unsupported,
 };
 use crate::hardware::Hardware;
 use kickstand_grammar as ks;
@@ -99,6 +99,7 @@ pub fn request(k: &Kickstart) -> StorageRequest {
             noboot: a.noboot,
             noswap: a.noswap,
             encrypted: a.encryption.encrypted,
+            encryption: encryption(&a.encryption),
             origin,
         }),
         parts: k
@@ -116,6 +117,7 @@ pub fn request(k: &Kickstart) -> StorageRequest {
                 mkfsoptions: p.mkfsoptions.clone(),
                 recommended: p.recommended,
                 encrypted: p.encryption.encrypted,
+                encryption: encryption(&p.encryption),
                 origin,
             })
             .collect(),
@@ -136,5 +138,20 @@ pub fn request(k: &Kickstart) -> StorageRequest {
             })
             .unwrap_or_default(),
         unsupported,
+    }
+}
+
+/// The `--encrypted` options of a command.
+fn encryption(e: &ks::Encryption) -> EncryptionRequest {
+    EncryptionRequest {
+        passphrase: e.passphrase.clone().map(super::layout::Secret::new),
+        luks_version: e.luks_version.clone(),
+        cipher: e.cipher.clone(),
+        pbkdf: e.pbkdf.clone(),
+        pbkdf_memory: e.pbkdf_memory,
+        pbkdf_time: e.pbkdf_time,
+        pbkdf_iterations: e.pbkdf_iterations,
+        escrowcert: e.escrowcert.is_some(),
+        backuppassphrase: e.backuppassphrase,
     }
 }

@@ -104,8 +104,33 @@ pub struct AutoPart {
     pub noswap: bool,
     /// `--encrypted`.
     pub encrypted: bool,
+    /// `--passphrase`, `--luks-version`, `--cipher`, `--pbkdf*` (used with `--encrypted`).
+    pub encryption: EncryptionRequest,
     /// Where it was given.
     pub origin: Origin,
+}
+
+/// The options of `--encrypted` (`autopart`, `part`, `logvol`, `raid`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EncryptionRequest {
+    /// `--passphrase=` (shown as `********` by `Debug`).
+    pub passphrase: Option<super::layout::Secret>,
+    /// `--luks-version=` (`luks1`, `luks2`).
+    pub luks_version: Option<String>,
+    /// `--cipher=`.
+    pub cipher: Option<String>,
+    /// `--pbkdf=`.
+    pub pbkdf: Option<String>,
+    /// `--pbkdf-memory=` (KiB).
+    pub pbkdf_memory: Option<u64>,
+    /// `--pbkdf-time=` (ms).
+    pub pbkdf_time: Option<u64>,
+    /// `--pbkdf-iterations=`.
+    pub pbkdf_iterations: Option<u64>,
+    /// `--escrowcert=` was given.
+    pub escrowcert: bool,
+    /// `--backuppassphrase` was given.
+    pub backuppassphrase: bool,
 }
 
 /// `autopart --type=`.
@@ -116,9 +141,9 @@ pub enum AutoKind {
     Plain,
     /// A btrfs volume with subvolumes for `/` and `/home`.
     Btrfs,
-    /// LVM (not supported yet).
+    /// LVM: a volume group over the root space with a `root` (and `home`) logical volume.
     Lvm,
-    /// LVM thin provisioning (not supported yet).
+    /// LVM thin provisioning: the same volumes, thin, in a thin pool.
     ThinP,
 }
 
@@ -147,6 +172,8 @@ pub struct PartRequest {
     pub recommended: bool,
     /// `--encrypted`.
     pub encrypted: bool,
+    /// The options of `--encrypted`.
+    pub encryption: EncryptionRequest,
     /// Where it was given.
     pub origin: Origin,
 }
