@@ -319,10 +319,13 @@ pub fn run(plan: &StoragePlan, options: &Options) -> Result<Prepared> {
                 .open(&disk.path)
                 .with_context(|| format!("reopening {}", disk.path.display()))?;
         }
+        // Plain partitions first: the ESP is written through the whole disk, which can no
+        // longer be opened exclusively once device-mapper holds one of its partitions.
+        format_partitions(plan, &mut made)?;
         // On an error below, `stack` is dropped here first: volumes deactivated, LUKS closed.
         let mut stack = Stack::default();
         let mut volumes = mapped_devices(plan, &mut made, &mut stack)?;
-        format(plan, &mut made, &mut volumes)?;
+        format_mapped(plan, &mut made, &mut volumes)?;
         let mounts = mount_tree(plan, &made, &volumes, options)?;
         Ok((mounts, stack, volumes))
     })();
@@ -445,30 +448,46 @@ fn mapped_devices(
     Ok(volumes)
 }
 
-fn format(
+/// Makes the filesystems and swap areas that sit directly on partitions.
+fn format_partitions(plan: &StoragePlan, made: &mut [MadePartition]) -> Result<()> {
+    for disk in &plan.disks {
+        for p in &disk.partitions {
+            if matches!(p.content, Content::Encrypted { .. }) {
+                continue;
+            }
+            let m = made
+                .iter_mut()
+                .find(|m| m.disk == disk.name && m.number == p.number)
+                .context("partition node missing")?;
+            let what = || format!("formatting partition {} of {}", p.number, disk.name);
+            m.uuid = mkfs::make(&disk.path, disk.sector_size, p, &m.node).with_context(what)?;
+            mkfs::make_subvolumes(&p.content, &m.node).with_context(what)?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes the filesystems and swap areas inside opened LUKS containers and on logical volumes.
+fn format_mapped(
     plan: &StoragePlan,
     made: &mut [MadePartition],
     volumes: &mut [MadeVolume],
 ) -> Result<()> {
     for disk in &plan.disks {
         for p in &disk.partitions {
+            let Content::Encrypted { inner, .. } = &p.content else {
+                continue;
+            };
             let m = made
                 .iter_mut()
                 .find(|m| m.disk == disk.name && m.number == p.number)
                 .context("partition node missing")?;
+            let opened = m.luks.as_ref().context("LUKS device missing")?;
             let what = || format!("formatting partition {} of {}", p.number, disk.name);
-            match (&p.content, &m.luks) {
-                (Content::Encrypted { inner, .. }, Some(opened)) => {
-                    let on = format!("{} ({})", opened.path.display(), what());
-                    m.uuid = mkfs::make_on(inner, &opened.path, &on).with_context(what)?;
-                    mkfs::make_subvolumes(inner, &opened.path).with_context(what)?;
-                }
-                _ => {
-                    m.uuid =
-                        mkfs::make(&disk.path, disk.sector_size, p, &m.node).with_context(what)?;
-                    mkfs::make_subvolumes(&p.content, &m.node).with_context(what)?;
-                }
-            }
+            let on = format!("{} ({})", opened.path.display(), what());
+            let uuid = mkfs::make_on(inner, &opened.path, &on).with_context(what)?;
+            mkfs::make_subvolumes(inner, &opened.path).with_context(what)?;
+            m.uuid = uuid;
         }
     }
     for vg in &plan.volume_groups {
