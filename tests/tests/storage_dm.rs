@@ -100,6 +100,10 @@ fn install_and_boot(name: &str, storage: &str, passphrase: Option<&str>) -> Boot
             .expect("the console socket")
             .to_owned();
         let mut console = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        // A connected client must read: QEMU stalls the serial port (and the guest's boot)
+        // when nobody drains the socket. The console log file keeps everything.
+        let mut drain = console.try_clone().unwrap();
+        std::thread::spawn(move || std::io::copy(&mut drain, &mut std::io::sink()));
         console.write_all(format!("{p}\n").as_bytes()).unwrap();
         console.flush().unwrap();
         let line = boot
