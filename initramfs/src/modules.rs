@@ -404,14 +404,19 @@ pub const DEFAULT_MODULES: &[&str] = &[
     "dm_snapshot",
     "dm_mirror",
     "dm_thin_pool",
+    "md_mod",
     "raid0",
     "raid1",
     "raid456",
     "raid10",
     // Crypto LUKS needs; crc32c for ext4/xfs/btrfs metadata (the generic one works under TCG).
     "xts",
+    "ecb",
     "aes_generic",
     "sha256_generic",
+    "af_alg",
+    "algif_skcipher",
+    "algif_hash",
     "crc32c_generic",
 ];
 

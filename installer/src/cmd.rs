@@ -45,6 +45,8 @@ pub struct Cmd {
     description: String,
     program: &'static str,
     args: Vec<OsString>,
+    /// Fed to stdin (a passphrase: never logged, never in the command line).
+    stdin: Option<crate::storage::Secret>,
 }
 
 impl Cmd {
@@ -54,7 +56,15 @@ impl Cmd {
             description: description.into(),
             program: tool.program,
             args: Vec::new(),
+            stdin: None,
         }
+    }
+
+    /// Feeds `secret` to the program's stdin (then closes it) instead of `/dev/null`: how
+    /// passphrases reach cryptsetup (`--key-file=-`) without a file or an argument.
+    pub fn stdin_secret(mut self, secret: &crate::storage::Secret) -> Self {
+        self.stdin = Some(secret.clone());
+        self
     }
 
     /// Adds one argument.
@@ -94,15 +104,33 @@ impl Cmd {
         let program = crate::tools::find(self.program)
             .map(OsString::from)
             .unwrap_or_else(|| self.program.into());
-        let out = Command::new(program)
-            .args(&self.args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|source| CmdError::Spawn {
-                description: self.description.clone(),
-                command_line: command_line.clone(),
-                source,
-            })?;
+        let spawn_error = |source| CmdError::Spawn {
+            description: self.description.clone(),
+            command_line: command_line.clone(),
+            source,
+        };
+        let out = match &self.stdin {
+            None => Command::new(program)
+                .args(&self.args)
+                .stdin(Stdio::null())
+                .output()
+                .map_err(spawn_error)?,
+            Some(secret) => {
+                use std::io::Write;
+                let mut child = Command::new(program)
+                    .args(&self.args)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .map_err(spawn_error)?;
+                let mut stdin = child.stdin.take().expect("stdin is piped");
+                // A program that exits early closes the pipe: its exit status says why.
+                let _ = stdin.write_all(secret.expose().as_bytes());
+                drop(stdin);
+                child.wait_with_output().map_err(spawn_error)?
+            }
+        };
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
@@ -147,6 +175,17 @@ mod tests {
         );
         assert!(err.contains("exit status: 3"), "{err}");
         assert!(err.contains("out\nerr"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_goes_to_stdin_and_nowhere_else() {
+        let secret = crate::storage::Secret::new("pa ss");
+        let cmd = Cmd::new(SH, "reading a secret")
+            .args(["-c", "read -r x; echo \"<$x>\""])
+            .stdin_secret(&secret);
+        assert!(!cmd.command_line().contains("pa ss"));
+        assert!(!format!("{cmd:?}").contains("pa ss"));
+        assert_eq!(cmd.run().unwrap(), "<pa ss>\n");
     }
 
     #[test]

@@ -80,6 +80,26 @@ pub const BUSYBOX: Tool = tool(
     "busybox-static",
     "run %pre/%post scripts (sh and the usual utilities)",
 );
+/// `lvm`: physical volumes, volume groups and logical volumes (`autopart --type=lvm|thinp`).
+pub const LVM: Tool = tool(
+    "lvm",
+    "lvm2",
+    "create LVM physical volumes, volume groups and logical volumes",
+);
+/// `thin_check`: LVM runs it when it activates a thin pool.
+pub const THIN_CHECK: Tool = tool(
+    "thin_check",
+    "thin-provisioning-tools",
+    "check thin pool metadata (LVM runs it when activating a thin pool)",
+);
+/// `cryptsetup`: LUKS2 containers of `--encrypted`.
+pub const CRYPTSETUP: Tool = tool(
+    "cryptsetup",
+    "cryptsetup-bin",
+    "format and open LUKS containers (--encrypted)",
+);
+/// `mdadm`: software RAID arrays.
+pub const MDADM: Tool = tool("mdadm", "mdadm", "create software RAID (md) arrays");
 /// `losetup`: disk image files in host mode.
 pub const LOSETUP: Tool = Tool {
     program: "losetup",
@@ -104,6 +124,10 @@ pub const ALL: &[Tool] = &[
     CHROOT,
     GRUB_MKIMAGE,
     BUSYBOX,
+    LVM,
+    THIN_CHECK,
+    CRYPTSETUP,
+    MDADM,
     LOSETUP,
 ];
 

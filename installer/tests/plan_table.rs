@@ -397,27 +397,101 @@ const CASES: &[Case] = &[
         &["vda:20G:ro"],
         Error(&["it is read-only"]),
     ),
-    // not supported yet
+    // LVM, thin pools, LUKS
     case(
-        "lvm",
+        "lvm bios",
         "autopart --type=lvm",
         Bios,
         &["vda:20G"],
-        Error(&["autopart --type=lvm (line 1) is not supported yet"]),
+        Layout(&[
+            "vda new: 1 bios 1M | 2 /boot xfs 2048M | 3 pv(kickstand) 18429M",
+            "vg kickstand 18428M: root / xfs 18424M",
+        ]),
+    ),
+    case(
+        "lvm big disk gets home",
+        "autopart --type=lvm",
+        Uefi,
+        &["vda:200G"],
+        Layout(&[
+            "vda new: 1 /boot/efi vfat 600M | 2 /boot xfs 2048M | 3 pv(kickstand) 202150M",
+            "vg kickstand 202148M: root / xfs 71680M | home /home xfs 130464M",
+        ]),
+    ),
+    case(
+        "lvm nohome ext4",
+        "autopart --type=lvm --nohome --fstype=ext4",
+        Uefi,
+        &["vda:200G"],
+        Layout(&[
+            "vda new: 1 /boot/efi vfat 600M | 2 /boot ext4 2048M | 3 pv(kickstand) 202150M",
+            "vg kickstand 202148M: root / ext4 71680M",
+        ]),
     ),
     case(
         "thinp",
         "autopart --type=thinp",
         Bios,
         &["vda:20G"],
-        Error(&["autopart --type=thinp (line 1) is not supported yet"]),
+        Layout(&[
+            "vda new: 1 bios 1M | 2 /boot xfs 2048M | 3 pv(kickstand) 18429M",
+            "vg kickstand 18428M: pool pool00 18384M | root thin / xfs 18384M",
+        ]),
     ),
     case(
-        "encrypted",
-        "autopart --encrypted --passphrase=x",
+        "encrypted lvm",
+        "autopart --type=lvm --encrypted --passphrase=secret",
         Bios,
         &["vda:20G"],
-        Error(&["autopart --encrypted (line 1) is not supported yet"]),
+        Layout(&[
+            "vda new: 1 bios 1M | 2 /boot xfs 2048M | 3 luks2(pv(kickstand)) 18429M",
+            "vg kickstand 18412M: root / xfs 18408M",
+        ]),
+    ),
+    case(
+        "encrypted plain",
+        "autopart --encrypted --passphrase=secret --luks-version=luks1",
+        Uefi,
+        &["vda:20G"],
+        Layout(&["vda new: 1 /boot/efi vfat 600M | 2 /boot xfs 2048M | 3 luks1(/ xfs) 17830M"]),
+    ),
+    case(
+        "encrypted without passphrase",
+        "autopart --type=lvm --encrypted",
+        Bios,
+        &["vda:20G"],
+        Error(&[
+            "autopart --encrypted needs --passphrase",
+            "nothing was written",
+        ]),
+    ),
+    case(
+        "lvm noboot on bios",
+        "autopart --type=lvm --noboot",
+        Bios,
+        &["vda:20G"],
+        Error(&["GRUB reads the kernel from a plain /boot partition"]),
+    ),
+    case(
+        "encrypted part",
+        "reqpart\npart /boot --size=1024\npart / --grow --encrypted --passphrase=x",
+        Bios,
+        &["vda:20G"],
+        Layout(&["vda new: 1 bios 1M | 2 /boot xfs 1024M | 3 luks2(/ xfs) 19453M"]),
+    ),
+    case(
+        "encrypted boot part",
+        "reqpart\npart /boot --size=1024 --encrypted --passphrase=x\npart / --grow",
+        Bios,
+        &["vda:20G"],
+        Error(&["part /boot --encrypted: the firmware and boot loader read this partition"]),
+    ),
+    case(
+        "lvm too small",
+        "autopart --type=lvm --noboot",
+        Uefi,
+        &["vda:1G"],
+        Error(&["disk vda is 1 GiB"]),
     ),
     case(
         "raid member",
@@ -715,4 +789,23 @@ fn dry_run_report_is_a_table_and_names_erased_disks() {
         text.contains("Left untouched: sdc (16 GiB, removable)"),
         "{text}"
     );
+}
+
+#[test]
+fn dry_run_report_names_volumes_and_luks_but_not_the_passphrase() {
+    let request = ks("clearpart --all\nautopart --type=thinp --encrypted --passphrase=hunter2xyz");
+    let plan = plan_request(&request, &hw(Bios, &["vda:20G"]), &ImageFacts::default()).unwrap();
+    let text = report::render(&plan);
+    for want in [
+        "LUKS2, aes-xts-plain64 → LVM PV",
+        "LVM volume group kickstand — ",
+        "vda partition 3 (in LUKS device luks-<UUID>)",
+        "pool00",
+        "thin pool (metadata",
+        "/dev/mapper/kickstand-root",
+    ] {
+        assert!(text.contains(want), "{want:?} missing:\n{text}");
+    }
+    assert!(!text.contains("hunter2xyz"), "{text}");
+    assert!(!format!("{plan:?}").contains("hunter2xyz"));
 }

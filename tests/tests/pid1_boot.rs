@@ -13,21 +13,6 @@ mod common;
 use common::{HttpServer, Milestones, VmFiles};
 use std::time::Duration;
 
-/// Debian's docker-registry on loopback holding the tiny image as `tiny:latest`.
-fn tiny_registry() -> qemu_harness::registry::LocalRegistry {
-    let image = qemu_harness::images::tiny::tiny().expect("the tiny image (cargo xtask assets)");
-    let registry = qemu_harness::registry::LocalRegistry::start().unwrap();
-    registry
-        .push_layout(
-            &image.layout,
-            qemu_harness::images::tiny::TAG,
-            "tiny",
-            "latest",
-        )
-        .unwrap();
-    registry
-}
-
 /// A kickstart naming a disk the machine does not have: the install must stop before
 /// touching any disk, and say why on the console.
 #[test]
@@ -40,7 +25,7 @@ fn bad_disk_name_leaves_the_disk_untouched_and_shows_the_error() {
     }
     let files = VmFiles::new("pid1-baddisk");
     // The install resolves the image before it plans the disks: the image must be reachable.
-    let registry = tiny_registry();
+    let registry = common::tiny_registry();
     let ks = format!(
         "ostreecontainer --url={}/tiny:latest --no-signature-verification\n\
          ignoredisk --only-use=sdz\nclearpart --all --initlabel\nautopart\npoweroff\n",
@@ -103,7 +88,7 @@ fn bad_disk_name_leaves_the_disk_untouched_and_shows_the_error() {
 /// boots under OVMF to the tiny OS's `KICKSTAND-BOOTED` line.
 fn install_and_boot(name: &str, bus: qemu_harness::DiskBus, disk_name: &str) {
     let files = VmFiles::new(name);
-    let registry = tiny_registry();
+    let registry = common::tiny_registry();
     let ks = format!(
         "ignoredisk --only-use={disk_name}\n\
          clearpart --all --initlabel\n\

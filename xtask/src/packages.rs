@@ -45,6 +45,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("ca-certificates", "/etc/ssl/certs/ca-certificates.crt"),
     ("lvm2", "/usr/sbin/lvm"),
     ("cryptsetup-bin", "/usr/sbin/cryptsetup"),
+    ("mdadm", "/usr/sbin/mdadm"),
+    ("thin-provisioning-tools", "/usr/sbin/thin_check"),
 ];
 
 /// Installs the packages of `wanted` whose marker file is missing.

@@ -85,17 +85,18 @@ struct KargsFile {
     match_architectures: Option<Vec<String>>,
 }
 
-/// The installed system's kernel command line: `root=UUID=… rw`, then the arguments of the
+/// The installed system's kernel command line: `root=ROOT_SPEC rw` (`UUID=…`, or
+/// `/dev/mapper/VG-LV` for a logical volume), then the arguments of the
 /// image's `kargs.d/*.toml` files (in file-name order, those whose `match-architectures`
 /// include `arch`, a Rust `std::env::consts::ARCH` name as bootc uses), then `append` (the
 /// `bootloader --append` words).
 pub fn command_line(
     root: &TargetRoot,
-    root_uuid: &str,
+    root_spec: &str,
     append: &[String],
     arch: &str,
 ) -> Result<Vec<String>> {
-    let mut args = vec![format!("root=UUID={root_uuid}"), "rw".to_string()];
+    let mut args = vec![format!("root={root_spec}"), "rw".to_string()];
     let dir = root.resolve(KARGS_DIR)?;
     let mut files = Vec::new();
     if let Ok(entries) = fs::read_dir(&dir) {
@@ -252,8 +253,13 @@ mod tests {
             ),
             ("/usr/lib/bootc/kargs.d/README", "not toml"),
         ]);
-        let args =
-            command_line(&root, "abcd", &split_append("quiet foo=\"a b\""), "x86_64").unwrap();
+        let args = command_line(
+            &root,
+            "UUID=abcd",
+            &split_append("quiet foo=\"a b\""),
+            "x86_64",
+        )
+        .unwrap();
         assert_eq!(
             args,
             [
@@ -268,7 +274,7 @@ mod tests {
         );
         assert_eq!(serial_console(&args), Some((0, 115_200)));
         let (_d, root) = root_with(&[("/usr/lib/bootc/kargs.d/1.toml", "kargs = \"nope\"\n")]);
-        let err = command_line(&root, "u", &[], "x86_64")
+        let err = command_line(&root, "UUID=u", &[], "x86_64")
             .unwrap_err()
             .to_string();
         assert!(

@@ -15,30 +15,47 @@ pub fn make(
     part: &PlannedPartition,
     node: &Path,
 ) -> Result<Option<String>> {
-    let label_args = |flag: &str, label: &Option<String>| -> Vec<String> {
-        label
-            .iter()
-            .flat_map(|l| [flag.to_string(), l.clone()])
-            .collect()
-    };
     match &part.content {
-        Content::BiosBoot => return Ok(None),
+        Content::Filesystem(fs) if fs.fstype == FsType::Vfat => {
+            // --offset counts sectors of -S bytes; the block count is in KiB; -I because the
+            // whole disk, which mkfs.vfat is given, has partitions.
+            let what = format!(
+                "making the vfat filesystem for {}",
+                fs.mount.as_deref().unwrap_or("partition")
+            );
+            Cmd::new(tools::MKFS_VFAT, what)
+                .args(["-I", "-F", "32", "-S"])
+                .arg(sector_size.to_string())
+                .arg(format!("--offset={}", part.start / sector_size))
+                .args(label_args("-n", &fs.label))
+                .args(&fs.mkfs_options)
+                .arg(disk)
+                .arg((part.size / 1024).to_string())
+                .run()?;
+            uuid(node).map(Some)
+        }
+        Content::BiosBoot | Content::PhysicalVolume { .. } | Content::Encrypted { .. } => Ok(None),
+        content => make_on(content, node, &format!("partition {}", part.number)),
+    }
+}
+
+/// Makes the swap area or (non-FAT) filesystem `content` on the device `node` (a partition, an
+/// opened LUKS device or a logical volume, `what` in messages); returns its UUID.
+pub fn make_on(content: &Content, node: &Path, what: &str) -> Result<Option<String>> {
+    match content {
         Content::Swap {
             label,
             mkfs_options,
         } => {
-            Cmd::new(
-                tools::MKSWAP,
-                format!("making swap on partition {}", part.number),
-            )
-            .args(label_args("-L", label))
-            .args(mkfs_options)
-            .arg(node)
-            .run()?;
+            Cmd::new(tools::MKSWAP, format!("making swap on {what}"))
+                .args(label_args("-L", label))
+                .args(mkfs_options)
+                .arg(node)
+                .run()?;
         }
         Content::Filesystem(fs) => {
             let what = format!(
-                "making the {} filesystem for {}",
+                "making the {} filesystem for {} on {what}",
                 fs.fstype,
                 fs.mount.as_deref().unwrap_or("the btrfs volume")
             );
@@ -52,28 +69,25 @@ pub fn make(
                 FsType::Btrfs => Cmd::new(tools::MKFS_BTRFS, what)
                     .arg("-f")
                     .args(label_args("-L", &fs.label)),
-                FsType::Vfat => {
-                    // --offset counts sectors of -S bytes; the block count is in KiB; -I
-                    // because the whole disk, which mkfs.vfat is given, has partitions.
-                    Cmd::new(tools::MKFS_VFAT, what)
-                        .args(["-I", "-F", "32", "-S"])
-                        .arg(sector_size.to_string())
-                        .arg(format!("--offset={}", part.start / sector_size))
-                        .args(label_args("-n", &fs.label))
-                        .args(&fs.mkfs_options)
-                        .arg(disk)
-                        .arg((part.size / 1024).to_string())
-                }
+                FsType::Vfat => Cmd::new(tools::MKFS_VFAT, what)
+                    .args(["-F", "32"])
+                    .args(label_args("-n", &fs.label)),
             };
-            let cmd = if fs.fstype == FsType::Vfat {
-                cmd
-            } else {
-                cmd.args(&fs.mkfs_options).arg(node)
-            };
-            cmd.run()?;
+            cmd.args(&fs.mkfs_options).arg(node).run()?;
+        }
+        Content::BiosBoot | Content::PhysicalVolume { .. } | Content::Encrypted { .. } => {
+            return Ok(None);
         }
     }
     uuid(node).map(Some)
+}
+
+/// `-L LABEL` (or another flag) when there is a label.
+fn label_args(flag: &str, label: &Option<String>) -> Vec<String> {
+    label
+        .iter()
+        .flat_map(|l| [flag.to_string(), l.clone()])
+        .collect()
 }
 
 /// The UUID of the filesystem or swap area on `node`, probed directly (`blkid -p`, no cache).
@@ -92,9 +106,10 @@ pub fn uuid(node: &Path) -> Result<String> {
     Ok(uuid)
 }
 
-/// Creates the btrfs subvolumes of `part` (mounting the volume in a temporary directory).
-pub fn make_subvolumes(part: &PlannedPartition, node: &Path) -> Result<()> {
-    let Content::Filesystem(fs) = &part.content else {
+/// Creates the btrfs subvolumes of `content` on `node` (mounting the volume in a temporary
+/// directory).
+pub fn make_subvolumes(content: &Content, node: &Path) -> Result<()> {
+    let Content::Filesystem(fs) = content.opened() else {
         return Ok(());
     };
     if fs.subvolumes.is_empty() {

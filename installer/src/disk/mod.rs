@@ -1,11 +1,13 @@
 //! Low-level disk operations of the storage step: wiping signatures, writing the GPT, telling
-//! the kernel about partitions, loop devices, mkfs, mounts and fstab. Each runs against real
+//! the kernel about partitions, loop devices, LUKS, LVM, mkfs, mounts and fstab. Each runs against real
 //! block devices; the planner decided everything beforehand.
 
 pub mod blkpg;
 pub mod fstab;
 pub mod gpt;
 pub mod loopdev;
+pub mod luks;
+pub mod lvm;
 pub mod mkfs;
 pub mod mount;
 pub mod wipe;

@@ -222,6 +222,8 @@ fn run(
     if opts.dry_run {
         return Ok(summary(None, &fstab));
     }
+    // LVM/LUKS need device-mapper: loaded in PID 1, refused on a host kernel without it.
+    steps::storage::check_kernel(&plan, opts.mode == Mode::Pid1)?;
     // A bootc image is staged in RAM before any disk is touched, so that an image that does
     // not fit or has no bootc is refused with the disks as they were.
     let staging = match &image {
@@ -296,6 +298,7 @@ fn run(
     steps::image::pull(&rt, image, wanted, &prepared.target, &prepared.fstab(), r)?;
     drop(rt);
     let root = TargetRoot::new(&prepared.target);
+    steps::storage::write_config(&root, &prepared)?;
     let found = steps::bootloader::check(&root, hw.firmware)?;
     r.info(&format!(
         "kernel {} with {:?} for {}",
@@ -346,7 +349,10 @@ fn deploy_bootc(
 ) -> Result<Option<Step>> {
     let r = &opts.reporter;
     r.step("image", "installing with the image's own bootc");
-    let deployment = steps::bootc::install(&staging, &prepared.target, call, &env, r)?;
+    // The storage's own arguments (rd.lvm.lv=, rd.luks.uuid=) are known only now, first.
+    let mut call = call.clone();
+    call.kargs.splice(0..0, prepared.kernel_args());
+    let deployment = steps::bootc::install(&staging, &prepared.target, &call, &env, r)?;
     drop(staging);
     r.info("the staging area was removed");
     if opts.stop_after == Some(Step::Image) {
@@ -400,7 +406,12 @@ fn esp_node(prepared: &steps::storage::Prepared) -> Option<PathBuf> {
         .mount_points()
         .into_iter()
         .find(|m| m.mount == "/boot/efi")?;
-    prepared.node(&m.disk, m.number).map(PathBuf::from)
+    match &m.device {
+        storage::DeviceRef::Partition { disk, number } => {
+            prepared.node(disk, *number).map(PathBuf::from)
+        }
+        storage::DeviceRef::LogicalVolume { .. } => None,
+    }
 }
 
 /// The installed system's extra kernel arguments: the inherited ones, then the kickstart's;

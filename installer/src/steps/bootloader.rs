@@ -1,7 +1,9 @@
 //! The boot loader step: the image's own boot loader onto the disk that
 //! [`crate::storage::StoragePlan::boot_disk`] names — systemd-boot on the ESP (written with
 //! mtools, no vfat mount) for UEFI, GRUB into the BIOS boot partition and MBR for BIOS — with
-//! the kernel command line `root=UUID=… rw`, the image's `kargs.d`, and `bootloader --append`.
+//! the kernel command line `root=UUID=… rw` (`root=/dev/mapper/VG-LV` for a logical volume),
+//! what the image's initramfs needs to reach it (`rd.luks.uuid=`, `rd.lvm.lv=`), the image's
+//! `kargs.d`, and `bootloader --append`.
 //!
 //! [`check`] runs right after the image is unpacked, before anything is configured: an image
 //! without a kernel, or without a boot loader for this firmware, is refused naming the missing
@@ -57,12 +59,7 @@ fn placed(prepared: &Prepared, mount: &str) -> Option<Placed> {
         .mount_points()
         .into_iter()
         .find(|m| m.mount == mount)?;
-    let uuid = prepared
-        .partitions
-        .iter()
-        .find(|p| p.disk == m.disk && p.number == m.number)?
-        .uuid
-        .clone()?;
+    let uuid = prepared.uuid_of(&m.device)?;
     let subvol = m
         .options
         .split(',')
@@ -89,12 +86,16 @@ pub fn run(
         .find(|d| d.name == boot_disk_name)
         .with_context(|| format!("boot disk {boot_disk_name} is not among the written disks"))?;
     let rootfs = placed(prepared, "/").context("the plan has no root filesystem")?;
+    let root_spec = prepared
+        .root_spec()
+        .context("the plan has no root filesystem")?;
     let mut extra = Vec::new();
     if let Some(sv) = &rootfs.subvol {
         extra.push(format!("rootflags=subvol={sv}"));
     }
+    extra.extend(prepared.kernel_args());
     extra.extend(append.iter().cloned());
-    let cmdline = kernel::command_line(root, &rootfs.uuid, &extra, std::env::consts::ARCH)
+    let cmdline = kernel::command_line(root, &root_spec, &extra, std::env::consts::ARCH)
         .context("reading the image's kernel arguments (kargs.d)")?;
     reporter.info(&format!("kernel command line: {}", cmdline.join(" ")));
     match &found.loader {

@@ -2,18 +2,19 @@
 //!
 //! Order: refuse disks that are in use (exclusive open) or changed since planning, wipe old
 //! signatures, write the GPT and protective MBR, tell the kernel (BLKRRPART or BLKPG) and wait
-//! for the partition nodes, make the filesystems, create btrfs subvolumes, mount the tree under
-//! the target root.
+//! for the partition nodes, format and open the LUKS containers, make the LVM physical
+//! volumes, volume groups, thin pools and logical volumes, make the filesystems, create btrfs
+//! subvolumes, mount the tree under the target root.
 //!
 //! On failure after the first write, every disk written so far is left unbootable rather than
-//! half-installed: a disk that got a new table has both partition tables zeroed; a disk whose
-//! table was edited gets its original table back (removed partitions stay wiped). The error
-//! says which.
+//! half-installed: the logical volumes are deactivated and the LUKS devices closed, then a disk
+//! that got a new table has both partition tables zeroed; a disk whose table was edited gets
+//! its original table back (removed partitions stay wiped). The error says which.
 
 use crate::disk::fstab::FstabEntry;
 use crate::disk::mount::{MountTree, Mounted};
-use crate::disk::{blkpg, gpt, mkfs, wipe};
-use crate::storage::{Content, DiskPlan, FsType, StoragePlan, TableAction};
+use crate::disk::{blkpg, gpt, luks, lvm, mkfs, wipe};
+use crate::storage::{Content, DeviceRef, DiskPlan, FsType, StoragePlan, TableAction};
 use crate::tools::{self, Tool};
 use anyhow::{Context, Result, bail};
 use std::fs::{File, OpenOptions};
@@ -39,12 +40,47 @@ pub struct MadePartition {
     pub number: u32,
     /// Device node.
     pub node: PathBuf,
-    /// Filesystem or swap UUID (None for BIOS boot).
+    /// Filesystem or swap UUID (None for BIOS boot and LVM physical volumes).
+    pub uuid: Option<String>,
+    /// The LUKS container on it, opened.
+    pub luks: Option<luks::Opened>,
+}
+
+/// One logical volume the step made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MadeVolume {
+    /// Volume group.
+    pub vg: String,
+    /// Logical volume.
+    pub lv: String,
+    /// `/dev/mapper/VG-LV`.
+    pub node: PathBuf,
+    /// Filesystem or swap UUID.
     pub uuid: Option<String>,
 }
 
+/// The device-mapper devices the step activated: deactivated (volume groups, then LUKS
+/// devices) when dropped, after the mounts are gone.
+#[derive(Debug, Default)]
+struct Stack {
+    vgs: Vec<String>,
+    luks: Vec<String>,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for vg in self.vgs.iter().rev() {
+            lvm::deactivate(vg);
+        }
+        for name in self.luks.iter().rev() {
+            luks::close(name);
+        }
+    }
+}
+
 /// What the storage step leaves for the next steps: the target tree, mounted (unmounted when
-/// this is dropped), and the UUIDs for `/etc/fstab` and the boot loader.
+/// this is dropped, then its logical volumes deactivated and LUKS devices closed), and the
+/// names and UUIDs for `/etc/fstab`, `/etc/crypttab` and the boot loader.
 #[derive(Debug)]
 pub struct Prepared {
     /// The plan that was carried out.
@@ -53,25 +89,110 @@ pub struct Prepared {
     pub target: PathBuf,
     /// Every new partition.
     pub partitions: Vec<MadePartition>,
+    /// Every new logical volume.
+    pub volumes: Vec<MadeVolume>,
+    // Dropped in this order: unmount, then deactivate.
     mounts: MountTree,
+    _stack: Stack,
+}
+
+/// The device holding `d`'s filesystem (the opened LUKS device of an encrypted partition) and
+/// the filesystem's UUID.
+fn fs_device<'a>(
+    partitions: &'a [MadePartition],
+    volumes: &'a [MadeVolume],
+    d: &DeviceRef,
+) -> Option<(&'a Path, Option<&'a str>)> {
+    match d {
+        DeviceRef::Partition { disk, number } => partitions
+            .iter()
+            .find(|p| p.disk == *disk && p.number == *number)
+            .map(|p| {
+                let node = p
+                    .luks
+                    .as_ref()
+                    .map_or(p.node.as_path(), |l| l.path.as_path());
+                (node, p.uuid.as_deref())
+            }),
+        DeviceRef::LogicalVolume { vg, lv } => volumes
+            .iter()
+            .find(|v| v.vg == *vg && v.lv == *lv)
+            .map(|v| (v.node.as_path(), v.uuid.as_deref())),
+    }
 }
 
 impl Prepared {
-    /// The `/etc/fstab` entries of the new system, by UUID, in mount order (swap last).
+    /// The `/etc/fstab` entries of the new system, in mount order (swap last): logical volumes
+    /// by their `/dev/mapper` name (as Anaconda writes them), everything else by UUID.
     pub fn fstab(&self) -> Vec<FstabEntry> {
         self.plan
             .mount_points()
             .into_iter()
             .filter_map(|m| {
-                let uuid = self
-                    .partitions
-                    .iter()
-                    .find(|p| p.disk == m.disk && p.number == m.number)?
-                    .uuid
-                    .clone()?;
-                Some(FstabEntry::new(&uuid, &m.mount, m.fstype, &m.options))
+                let (node, uuid) = fs_device(&self.partitions, &self.volumes, &m.device)?;
+                let mut e = FstabEntry::new(uuid?, &m.mount, m.fstype, &m.options);
+                if let DeviceRef::LogicalVolume { .. } = m.device {
+                    e.spec = node.display().to_string();
+                }
+                Some(e)
             })
             .collect()
+    }
+
+    /// The UUID of the filesystem or swap on `d`.
+    pub fn uuid_of(&self, d: &DeviceRef) -> Option<String> {
+        fs_device(&self.partitions, &self.volumes, d).and_then(|(_, u)| u.map(str::to_string))
+    }
+
+    /// What `root=` names: `/dev/mapper/VG-LV` for a logical volume, else `UUID=…`.
+    pub fn root_spec(&self) -> Option<String> {
+        let m = self
+            .plan
+            .mount_points()
+            .into_iter()
+            .find(|m| m.mount == "/")?;
+        let (node, uuid) = fs_device(&self.partitions, &self.volumes, &m.device)?;
+        Some(match m.device {
+            DeviceRef::LogicalVolume { .. } => node.display().to_string(),
+            DeviceRef::Partition { .. } => format!("UUID={}", uuid?),
+        })
+    }
+
+    /// Kernel arguments the image's initramfs (dracut) needs to reach the root and swap:
+    /// `rd.luks.uuid=luks-UUID` for every LUKS container, `rd.lvm.lv=VG/LV` for the root and
+    /// swap volumes.
+    pub fn kernel_args(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .partitions
+            .iter()
+            .filter_map(|p| p.luks.as_ref())
+            .map(|l| format!("rd.luks.uuid={}", l.name))
+            .collect();
+        for m in self.plan.mount_points() {
+            if let DeviceRef::LogicalVolume { vg, lv } = &m.device {
+                if m.mount == "/" || m.mount == "swap" {
+                    out.push(format!("rd.lvm.lv={vg}/{lv}"));
+                }
+            }
+        }
+        out
+    }
+
+    /// `/etc/crypttab` of the new system (None without LUKS): each container by UUID, opened
+    /// as `luks-UUID` with the passphrase asked at boot.
+    pub fn crypttab(&self) -> Option<String> {
+        let lines: Vec<String> = self
+            .partitions
+            .iter()
+            .filter_map(|p| p.luks.as_ref())
+            .map(|l| format!("{} UUID={} none luks\n", l.name, l.uuid))
+            .collect();
+        (!lines.is_empty()).then(|| {
+            format!(
+                "# /etc/crypttab written by kickstand-installer\n{}",
+                lines.concat()
+            )
+        })
     }
 
     /// Mounted directories, in mount order.
@@ -91,9 +212,20 @@ impl Prepared {
 /// The external programs a plan needs.
 pub fn needed_tools(plan: &StoragePlan) -> Vec<Tool> {
     let mut out = vec![tools::BLKID];
-    for p in plan.disks.iter().flat_map(|d| &d.partitions) {
-        let t: &[Tool] = match &p.content {
-            Content::BiosBoot => &[],
+    if !plan.volume_groups.is_empty() {
+        out.push(tools::LVM);
+    }
+    if plan.volume_groups.iter().any(|vg| vg.thin_pool.is_some()) {
+        out.push(tools::THIN_CHECK);
+    }
+    for (_, content) in plan.devices() {
+        if let Content::Encrypted { .. } = content {
+            if !out.contains(&tools::CRYPTSETUP) {
+                out.push(tools::CRYPTSETUP);
+            }
+        }
+        let t: &[Tool] = match content.opened() {
+            Content::BiosBoot | Content::PhysicalVolume { .. } | Content::Encrypted { .. } => &[],
             Content::Swap { .. } => &[tools::MKSWAP],
             Content::Filesystem(fs) => match fs.fstype {
                 FsType::Xfs => &[tools::MKFS_XFS],
@@ -175,7 +307,7 @@ pub fn run(plan: &StoragePlan, options: &Options) -> Result<Prepared> {
         open.push(Open { file, undo });
     }
     let mut made = Vec::new();
-    let result = (|| -> Result<MountTree> {
+    let result = (|| -> Result<(MountTree, Stack, Vec<MadeVolume>)> {
         for (disk, o) in plan.disks.iter().zip(open.iter_mut()) {
             made.extend(partition(disk, &mut o.file)?);
         }
@@ -187,15 +319,24 @@ pub fn run(plan: &StoragePlan, options: &Options) -> Result<Prepared> {
                 .open(&disk.path)
                 .with_context(|| format!("reopening {}", disk.path.display()))?;
         }
-        format(plan, &mut made)?;
-        mount_tree(plan, &made, options)
+        // Plain partitions first: the ESP is written through the whole disk, which can no
+        // longer be opened exclusively once device-mapper holds one of its partitions.
+        format_partitions(plan, &mut made)?;
+        // On an error below, `stack` is dropped here first: volumes deactivated, LUKS closed.
+        let mut stack = Stack::default();
+        let mut volumes = mapped_devices(plan, &mut made, &mut stack)?;
+        format_mapped(plan, &mut made, &mut volumes)?;
+        let mounts = mount_tree(plan, &made, &volumes, options)?;
+        Ok((mounts, stack, volumes))
     })();
     match result {
-        Ok(mounts) => Ok(Prepared {
+        Ok((mounts, stack, volumes)) => Ok(Prepared {
             plan: plan.clone(),
             target: options.target.clone(),
             partitions: made,
+            volumes,
             mounts,
+            _stack: stack,
         }),
         Err(err) => {
             let undone = undo_all(plan, &open);
@@ -248,26 +389,127 @@ fn partition(disk: &DiskPlan, file: &mut File) -> Result<Vec<MadePartition>> {
             number: p.number,
             node,
             uuid: None,
+            luks: None,
         })
         .collect())
 }
 
-fn format(plan: &StoragePlan, made: &mut [MadePartition]) -> Result<()> {
+/// Formats and opens the LUKS containers, then makes the volume groups and their volumes;
+/// each activated device goes onto `stack` as soon as it exists.
+fn mapped_devices(
+    plan: &StoragePlan,
+    made: &mut [MadePartition],
+    stack: &mut Stack,
+) -> Result<Vec<MadeVolume>> {
     for disk in &plan.disks {
         for p in &disk.partitions {
+            let Content::Encrypted { luks: l, .. } = &p.content else {
+                continue;
+            };
+            let m = made
+                .iter_mut()
+                .find(|m| m.disk == disk.name && m.number == p.number)
+                .context("partition node missing")?;
+            let opened = luks::format_and_open(l, &m.node)
+                .with_context(|| format!("encrypting partition {} of {}", p.number, disk.name))?;
+            tracing::info!(device = %opened.path.display(), "LUKS container opened");
+            stack.luks.push(opened.name.clone());
+            m.luks = Some(opened);
+        }
+    }
+    let mut volumes = Vec::new();
+    for vg in &plan.volume_groups {
+        let mut pvs = Vec::new();
+        for disk in &plan.disks {
+            for p in &disk.partitions {
+                if !matches!(p.content.opened(), Content::PhysicalVolume { vg: v } if *v == vg.name)
+                {
+                    continue;
+                }
+                let m = made
+                    .iter()
+                    .find(|m| m.disk == disk.name && m.number == p.number)
+                    .context("partition node missing")?;
+                pvs.push(m.luks.as_ref().map_or(m.node.clone(), |l| l.path.clone()));
+            }
+        }
+        stack.vgs.push(vg.name.clone());
+        let nodes = lvm::create(vg, &pvs)
+            .with_context(|| format!("creating the LVM volume group {}", vg.name))?;
+        for (lv, node) in vg.volumes.iter().zip(nodes) {
+            volumes.push(MadeVolume {
+                vg: vg.name.clone(),
+                lv: lv.name.clone(),
+                node,
+                uuid: None,
+            });
+        }
+    }
+    Ok(volumes)
+}
+
+/// Makes the filesystems and swap areas that sit directly on partitions.
+fn format_partitions(plan: &StoragePlan, made: &mut [MadePartition]) -> Result<()> {
+    for disk in &plan.disks {
+        for p in &disk.partitions {
+            if matches!(p.content, Content::Encrypted { .. }) {
+                continue;
+            }
             let m = made
                 .iter_mut()
                 .find(|m| m.disk == disk.name && m.number == p.number)
                 .context("partition node missing")?;
             let what = || format!("formatting partition {} of {}", p.number, disk.name);
             m.uuid = mkfs::make(&disk.path, disk.sector_size, p, &m.node).with_context(what)?;
-            mkfs::make_subvolumes(p, &m.node).with_context(what)?;
+            mkfs::make_subvolumes(&p.content, &m.node).with_context(what)?;
         }
     }
     Ok(())
 }
 
-fn mount_tree(plan: &StoragePlan, made: &[MadePartition], options: &Options) -> Result<MountTree> {
+/// Makes the filesystems and swap areas inside opened LUKS containers and on logical volumes.
+fn format_mapped(
+    plan: &StoragePlan,
+    made: &mut [MadePartition],
+    volumes: &mut [MadeVolume],
+) -> Result<()> {
+    for disk in &plan.disks {
+        for p in &disk.partitions {
+            let Content::Encrypted { inner, .. } = &p.content else {
+                continue;
+            };
+            let m = made
+                .iter_mut()
+                .find(|m| m.disk == disk.name && m.number == p.number)
+                .context("partition node missing")?;
+            let opened = m.luks.as_ref().context("LUKS device missing")?;
+            let what = || format!("formatting partition {} of {}", p.number, disk.name);
+            let on = format!("{} ({})", opened.path.display(), what());
+            let uuid = mkfs::make_on(inner, &opened.path, &on).with_context(what)?;
+            mkfs::make_subvolumes(inner, &opened.path).with_context(what)?;
+            m.uuid = uuid;
+        }
+    }
+    for vg in &plan.volume_groups {
+        for lv in &vg.volumes {
+            let v = volumes
+                .iter_mut()
+                .find(|v| v.vg == vg.name && v.lv == lv.name)
+                .context("logical volume missing")?;
+            let what = format!("logical volume {}/{}", vg.name, lv.name);
+            v.uuid = mkfs::make_on(&lv.content, &v.node, &what)
+                .with_context(|| format!("formatting {what}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn mount_tree(
+    plan: &StoragePlan,
+    made: &[MadePartition],
+    volumes: &[MadeVolume],
+    options: &Options,
+) -> Result<MountTree> {
     let mut tree = MountTree::default();
     for m in plan.mount_points() {
         let Some(fstype) = m.fstype else { continue };
@@ -275,16 +517,85 @@ fn mount_tree(plan: &StoragePlan, made: &[MadePartition], options: &Options) -> 
             tracing::info!(mount = %m.mount, "not mounting the ESP on the host (written with mtools)");
             continue;
         }
-        let node = made
-            .iter()
-            .find(|p| p.disk == m.disk && p.number == m.number)
-            .map(|p| p.node.clone())
-            .context("partition node missing")?;
+        let (node, _) = fs_device(made, volumes, &m.device)
+            .with_context(|| format!("no device was made for {}", m.device))?;
         let target = options.target.join(m.mount.trim_start_matches('/'));
-        tree.push(Mounted::mount(&node, &target, fstype.name(), &m.options)?);
+        tree.push(Mounted::mount(node, &target, fstype.name(), &m.options)?);
     }
     Ok(tree)
 }
+
+/// Writes the storage configuration the new system needs besides `/etc/fstab`:
+/// `/etc/crypttab` when there are LUKS containers.
+pub fn write_config(root: &crate::deploy::TargetRoot, prepared: &Prepared) -> Result<()> {
+    if let Some(text) = prepared.crypttab() {
+        root.write("/etc/crypttab", text.as_bytes(), 0o600)
+            .context("writing /etc/crypttab")?;
+    }
+    Ok(())
+}
+
+/// Makes sure the kernel can carry out `plan`'s device-mapper layouts before anything is
+/// written: with `load` (PID 1 of the installer initramfs) the modules are loaded first; on a
+/// host whose kernel lacks them the install is refused.
+pub fn check_kernel(plan: &StoragePlan, load: bool) -> Result<()> {
+    if !plan.needs_device_mapper() {
+        return Ok(());
+    }
+    let encrypted = plan
+        .devices()
+        .iter()
+        .any(|(_, c)| matches!(c, Content::Encrypted { .. }));
+    let thin = plan.volume_groups.iter().any(|vg| vg.thin_pool.is_some());
+    let mut required = vec!["dm_mod"];
+    if encrypted {
+        required.push("dm_crypt");
+    }
+    if thin {
+        required.push("dm_thin_pool");
+    }
+    if load {
+        let dir = crate::pid1::kmod::modules_dir();
+        let mut modules = crate::pid1::kmod::Modules::open(&dir)?;
+        for m in &required {
+            modules.load(m);
+        }
+        if encrypted {
+            // LUKS2's default cipher and key slots through the kernel's crypto API, generic
+            // code only (no AES-NI under QEMU's TCG).
+            for m in LUKS_CRYPTO {
+                modules.load(m);
+            }
+        }
+    }
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|m| !Path::new("/sys/module").join(m).exists())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "this layout needs device-mapper ({}), and this kernel has no {} in /sys/module: \
+             LVM and LUKS layouts are installed from Kickstand's installer initramfs, or on a \
+             host whose kernel has device-mapper (modprobe {}); nothing was written",
+            if encrypted { "LUKS" } else { "LVM" },
+            missing.join(", "),
+            missing.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// Crypto modules LUKS2 needs with the generic implementations.
+const LUKS_CRYPTO: &[&str] = &[
+    "aes_generic",
+    "ecb",
+    "xts",
+    "sha256_generic",
+    "af_alg",
+    "algif_skcipher",
+    "algif_hash",
+];
 
 /// Leaves every written disk unbootable; returns what was done, for the error message.
 fn undo_all(plan: &StoragePlan, open: &[Open]) -> String {

@@ -24,6 +24,13 @@ pub const VAR_TMP: &str = "7ec6f557-3bc5-4aca-b293-16ef5df639d1";
 /// [`LINUX_FS`] as in DESIGN.md).
 pub const XBOOTLDR: &str = "bc13c2ff-59e6-4262-a352-b275fd6f7172";
 
+/// An LVM physical volume.
+pub const LVM: &str = "e6d6d379-f507-44c2-a23c-238f2a3df928";
+/// A LUKS container (Discoverable Partitions' "Linux LUKS").
+pub const LUKS: &str = "ca7d7ccb-63ed-4c53-861c-1742536059cc";
+/// A Linux software RAID (md) member.
+pub const RAID: &str = "a19d880f-05fc-4d3b-a006-743f0f84911e";
+
 /// The type GUID for a partition mounted at `mount` (Discoverable Partitions).
 pub fn for_mount(mount: &str) -> &'static str {
     match mount {
@@ -52,6 +59,9 @@ pub fn describe(guid: &str) -> &'static str {
         VAR => "Linux variable data",
         VAR_TMP => "Linux temporary data",
         XBOOTLDR => "Linux extended boot",
+        LVM => "Linux LVM",
+        LUKS => "Linux LUKS",
+        RAID => "Linux RAID",
         _ => "other",
     }
 }

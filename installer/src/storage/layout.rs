@@ -20,6 +20,57 @@ pub struct StoragePlan {
     pub boot_location: BootLocation,
     /// How the root size compares with the image.
     pub image: ImageCheck,
+    /// LVM volume groups made on the new partitions (their physical volumes are partitions
+    /// whose content is [`Content::PhysicalVolume`], possibly inside [`Content::Encrypted`]).
+    pub volume_groups: Vec<VolumeGroup>,
+}
+
+/// An LVM volume group and its logical volumes, sizes decided at planning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeGroup {
+    /// Name (`/dev/mapper/NAME-LV`).
+    pub name: String,
+    /// Physical extent size in bytes (every LV size is a multiple of it).
+    pub extent_size: u64,
+    /// Bytes of extents the physical volumes provide (one extent is kept free).
+    pub size: u64,
+    /// A thin pool the thin volumes take their blocks from.
+    pub thin_pool: Option<ThinPool>,
+    /// Logical volumes, in creation order.
+    pub volumes: Vec<LogicalVolume>,
+    /// The kickstart command it comes from.
+    pub origin: Origin,
+}
+
+/// An LVM thin pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThinPool {
+    /// LV name (`pool00`, as Anaconda).
+    pub name: String,
+    /// Data size in bytes.
+    pub size: u64,
+    /// Metadata size in bytes (LVM keeps a spare of the same size in the volume group).
+    pub metadata_size: u64,
+}
+
+/// An LVM logical volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogicalVolume {
+    /// LV name (`root`, `home`, `swap`).
+    pub name: String,
+    /// Size in bytes (virtual size for a thin volume).
+    pub size: u64,
+    /// A thin volume in the group's thin pool.
+    pub thin: bool,
+    /// What goes into it: a filesystem or swap.
+    pub content: Content,
+}
+
+impl VolumeGroup {
+    /// `/dev/mapper/` name of one of its volumes (LVM doubles `-` inside names).
+    pub fn mapper_name(&self, lv: &str) -> String {
+        format!("{}-{}", self.name.replace('-', "--"), lv.replace('-', "--"))
+    }
 }
 
 /// The root filesystem against the image's size.
@@ -120,7 +171,55 @@ pub enum Content {
     },
     /// A filesystem.
     Filesystem(Filesystem),
+    /// An LVM physical volume of the volume group `vg`.
+    PhysicalVolume {
+        /// Volume group name.
+        vg: String,
+    },
+    /// A LUKS container; `inner` goes onto the opened device (`/dev/mapper/luks-UUID`).
+    Encrypted {
+        /// How the container is made.
+        luks: Luks,
+        /// What the opened device holds.
+        inner: Box<Content>,
+    },
 }
+
+impl Content {
+    /// The content once any encryption is opened.
+    pub fn opened(&self) -> &Content {
+        match self {
+            Content::Encrypted { inner, .. } => inner.opened(),
+            c => c,
+        }
+    }
+}
+
+/// Bytes a LUKS2 header takes at the start of its device (cryptsetup's default data offset).
+pub const LUKS2_HEADER: u64 = 16 << 20;
+
+/// How a LUKS container is made (`--encrypted` and its options).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Luks {
+    /// `luks2` (default) or `luks1`.
+    pub version: String,
+    /// `--cipher` (cryptsetup's default when None: aes-xts-plain64).
+    pub cipher: Option<String>,
+    /// `--pbkdf` (argon2id, argon2i, pbkdf2).
+    pub pbkdf: Option<String>,
+    /// `--pbkdf-memory` in KiB.
+    pub pbkdf_memory: Option<u64>,
+    /// `--pbkdf-time` in milliseconds.
+    pub pbkdf_time: Option<u64>,
+    /// `--pbkdf-iterations`.
+    pub pbkdf_iterations: Option<u64>,
+    /// The passphrase (never printed: see [`Secret`]).
+    pub passphrase: Secret,
+}
+
+/// A passphrase: the grammar's [`kickstand_grammar::Secret`], redacted in `Debug`, `Display`
+/// and JSON; only `expose` gives it, to cryptsetup's stdin.
+pub use kickstand_grammar::Secret;
 
 /// A filesystem to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,13 +318,39 @@ impl std::fmt::Display for FsType {
     }
 }
 
+/// A block device of the plan that holds a filesystem or swap.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DeviceRef {
+    /// A new partition (or the LUKS device opened on it).
+    Partition {
+        /// Disk kernel name.
+        disk: String,
+        /// Partition number on it.
+        number: u32,
+    },
+    /// An LVM logical volume.
+    LogicalVolume {
+        /// Volume group.
+        vg: String,
+        /// Logical volume.
+        lv: String,
+    },
+}
+
+impl std::fmt::Display for DeviceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceRef::Partition { disk, number } => write!(f, "{disk} partition {number}"),
+            DeviceRef::LogicalVolume { vg, lv } => write!(f, "logical volume {vg}/{lv}"),
+        }
+    }
+}
+
 /// One line of the mount tree: what is mounted where, in mount order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountPoint {
-    /// Disk kernel name.
-    pub disk: String,
-    /// Partition number on it.
-    pub number: u32,
+    /// The device holding it.
+    pub device: DeviceRef,
     /// Mount point (`/`, `/boot`, `/boot/efi`) or `swap`.
     pub mount: String,
     /// Filesystem type, None for swap.
@@ -238,29 +363,26 @@ impl StoragePlan {
     /// Every mount point and swap area, parents before children (`/`, `/boot`, `/boot/efi`).
     pub fn mount_points(&self) -> Vec<MountPoint> {
         let mut out = Vec::new();
-        for disk in &self.disks {
-            for part in &disk.partitions {
-                let entry = |mount: &str, fstype, options: Option<String>| MountPoint {
-                    disk: disk.name.clone(),
-                    number: part.number,
-                    mount: mount.to_string(),
-                    fstype,
-                    options: options.unwrap_or_else(|| "defaults".into()),
-                };
-                match &part.content {
-                    Content::BiosBoot => {}
-                    Content::Swap { .. } => out.push(entry("swap", None, None)),
-                    Content::Filesystem(fs) => {
-                        if let Some(m) = &fs.mount {
-                            out.push(entry(m, Some(fs.fstype), fs.options.clone()));
+        for (device, content) in self.devices() {
+            let entry = |mount: &str, fstype, options: Option<String>| MountPoint {
+                device: device.clone(),
+                mount: mount.to_string(),
+                fstype,
+                options: options.unwrap_or_else(|| "defaults".into()),
+            };
+            match content.opened() {
+                Content::BiosBoot | Content::PhysicalVolume { .. } | Content::Encrypted { .. } => {}
+                Content::Swap { .. } => out.push(entry("swap", None, None)),
+                Content::Filesystem(fs) => {
+                    if let Some(m) = &fs.mount {
+                        out.push(entry(m, Some(fs.fstype), fs.options.clone()));
+                    }
+                    for sv in &fs.subvolumes {
+                        let mut opts = format!("subvol={}", sv.name);
+                        if let Some(o) = fs.options.as_deref().filter(|o| *o != "defaults") {
+                            opts = format!("{o},{opts}");
                         }
-                        for sv in &fs.subvolumes {
-                            let mut opts = format!("subvol={}", sv.name);
-                            if let Some(o) = fs.options.as_deref().filter(|o| *o != "defaults") {
-                                opts = format!("{o},{opts}");
-                            }
-                            out.push(entry(&sv.mount, Some(fs.fstype), Some(opts)));
-                        }
+                        out.push(entry(&sv.mount, Some(fs.fstype), Some(opts)));
                     }
                 }
             }
@@ -276,19 +398,69 @@ impl StoragePlan {
         out
     }
 
-    /// The size of the filesystem that holds `/`.
+    /// Every partition and logical volume with its content, partitions first in disk order.
+    pub fn devices(&self) -> Vec<(DeviceRef, &Content)> {
+        let parts = self.disks.iter().flat_map(|d| {
+            d.partitions.iter().map(move |p| {
+                let r = DeviceRef::Partition {
+                    disk: d.name.clone(),
+                    number: p.number,
+                };
+                (r, &p.content)
+            })
+        });
+        let lvs = self.volume_groups.iter().flat_map(|vg| {
+            vg.volumes.iter().map(move |lv| {
+                let r = DeviceRef::LogicalVolume {
+                    vg: vg.name.clone(),
+                    lv: lv.name.clone(),
+                };
+                (r, &lv.content)
+            })
+        });
+        parts.chain(lvs).collect()
+    }
+
+    /// The size of the filesystem that holds `/` (a LUKS header subtracted).
     pub fn root_size(&self) -> Option<u64> {
-        self.disks
+        let holds_root = |c: &Content| match c.opened() {
+            Content::Filesystem(fs) => {
+                fs.mount.as_deref() == Some("/") || fs.subvolumes.iter().any(|s| s.mount == "/")
+            }
+            _ => false,
+        };
+        let header = |c: &Content| match c {
+            Content::Encrypted { .. } => LUKS2_HEADER,
+            _ => 0,
+        };
+        let parts = self
+            .disks
             .iter()
             .flat_map(|d| &d.partitions)
-            .find_map(|p| match &p.content {
-                Content::Filesystem(fs)
-                    if fs.mount.as_deref() == Some("/")
-                        || fs.subvolumes.iter().any(|s| s.mount == "/") =>
-                {
-                    Some(p.size)
-                }
-                _ => None,
-            })
+            .map(|p| (p.size, &p.content));
+        let lvs = self
+            .volume_groups
+            .iter()
+            .flat_map(|vg| &vg.volumes)
+            .map(|lv| (lv.size, &lv.content));
+        parts
+            .chain(lvs)
+            .find(|(_, c)| holds_root(c))
+            .map(|(size, c)| size.saturating_sub(header(c)))
+    }
+
+    /// The volume group `name`.
+    pub fn volume_group(&self, name: &str) -> Option<&VolumeGroup> {
+        self.volume_groups.iter().find(|vg| vg.name == name)
+    }
+
+    /// Whether the plan needs device-mapper (LVM or LUKS).
+    pub fn needs_device_mapper(&self) -> bool {
+        !self.volume_groups.is_empty()
+            || self
+                .disks
+                .iter()
+                .flat_map(|d| &d.partitions)
+                .any(|p| matches!(p.content, Content::Encrypted { .. }))
     }
 }

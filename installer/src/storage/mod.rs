@@ -10,6 +10,8 @@ pub mod error;
 pub mod from_kickstart;
 pub mod guid;
 pub mod layout;
+pub mod luks;
+pub mod lvm;
 pub mod plan;
 pub mod report;
 pub mod request;
@@ -18,8 +20,8 @@ mod select;
 pub use error::PlanError;
 pub use from_kickstart::plan;
 pub use layout::{
-    Content, DiskPlan, Filesystem, FsType, ImageCheck, MountPoint, PlannedPartition, StoragePlan,
-    Subvolume, TableAction,
+    Content, DeviceRef, DiskPlan, Filesystem, FsType, ImageCheck, LogicalVolume, Luks, MountPoint,
+    PlannedPartition, Secret, StoragePlan, Subvolume, TableAction, ThinPool, VolumeGroup,
 };
 pub use plan::{ImageFacts, plan_request, recommended_swap};
 pub use request::StorageRequest;

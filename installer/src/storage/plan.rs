@@ -12,6 +12,7 @@ use super::request::{AutoKind, AutoPart, BootLocation, Origin, PartRequest, Stor
 use super::select::{
     Selection, check_list, check_writable, refuse_boot_medium, resolve, select, table_action,
 };
+use super::{luks, lvm};
 use crate::hardware::{Firmware, Hardware};
 use crate::units::{GIB, MIB, align_down, align_up};
 use std::collections::BTreeMap;
@@ -64,9 +65,9 @@ pub fn plan_request(
     let sel = select(req, hw)?;
     let boot_disk = boot_disk(req, hw, &sel)?;
     let image_need = image.compressed_size.map(|c| c * IMAGE_MARGIN);
-    let mut reqs = match &req.autopart {
+    let (mut reqs, pending_vg) = match &req.autopart {
         Some(auto) => autopart(req, auto, hw, boot_disk, image_need)?,
-        None => parts(req, hw, &sel, boot_disk)?,
+        None => (parts(req, hw, &sel, boot_disk)?, None),
     };
     reqs.sort_by_key(|r| r.rank);
 
@@ -128,6 +129,15 @@ pub fn plan_request(
             bootable_pmbr: hw.firmware == Firmware::Bios && i == boot_disk,
         });
     }
+    let mut volume_groups = Vec::new();
+    if let Some(p) = &pending_vg {
+        let pv = disks
+            .iter()
+            .flat_map(|d| &d.partitions)
+            .find(|part| matches!(part.content.opened(), Content::PhysicalVolume { vg } if *vg == p.vg))
+            .expect("autopart planned the physical volume partition");
+        volume_groups.push(lvm::volume_group(p, pv.size)?);
+    }
     let mut plan = StoragePlan {
         firmware: hw.firmware,
         disks,
@@ -136,6 +146,7 @@ pub fn plan_request(
             .then(|| hw.disks[boot_disk].name.clone()),
         boot_location: req.bootloader.location,
         image: ImageCheck::NotKnown,
+        volume_groups,
     };
     if let (Some(compressed), Some(root)) = (image.compressed_size, plan.root_size()) {
         let needed = compressed * IMAGE_MARGIN;
@@ -162,14 +173,6 @@ fn check_supported(req: &StorageRequest) -> Result<(), PlanError> {
         return unsupported(u.what.clone(), u.origin);
     }
     if let Some(auto) = &req.autopart {
-        match auto.kind {
-            AutoKind::Lvm => return unsupported("autopart --type=lvm".into(), auto.origin),
-            AutoKind::ThinP => return unsupported("autopart --type=thinp".into(), auto.origin),
-            _ => {}
-        }
-        if auto.encrypted {
-            return unsupported("autopart --encrypted".into(), auto.origin);
-        }
         if !req.parts.is_empty() || req.reqpart.is_some() {
             return Err(PlanError::Invalid {
                 origin: auto.origin,
@@ -188,9 +191,6 @@ fn check_supported(req: &StorageRequest) -> Result<(), PlanError> {
         let m = p.mntpoint.as_str();
         if m.starts_with("raid.") || m.starts_with("pv.") || m.starts_with("btrfs.") {
             return unsupported(format!("part {m}"), p.origin);
-        }
-        if p.encrypted {
-            return unsupported(format!("part {m} --encrypted"), p.origin);
         }
     }
     Ok(())
@@ -300,13 +300,14 @@ fn firmware_partition(
     })
 }
 
+/// `autopart`'s partitions, and the volume group to size once they are placed (LVM types).
 fn autopart(
     req: &StorageRequest,
     auto: &AutoPart,
     hw: &Hardware,
     disk: usize,
     image_need: Option<u64>,
-) -> Result<Vec<Req>, PlanError> {
+) -> Result<(Vec<Req>, Option<lvm::Pending>), PlanError> {
     let fstype = match (&auto.fstype, auto.kind) {
         (None, AutoKind::Btrfs) => FsType::Btrfs,
         (None, _) => FsType::Xfs,
@@ -330,6 +331,24 @@ fn autopart(
             Some(t) => t,
         },
     };
+    let lvm_kind = matches!(auto.kind, AutoKind::Lvm | AutoKind::ThinP);
+    let luks = if auto.encrypted {
+        Some(luks::from_request(
+            &auto.encryption.clone().unwrap_or_default(),
+            "autopart --encrypted",
+            auto.origin,
+        )?)
+    } else {
+        None
+    };
+    if auto.noboot && hw.firmware == Firmware::Bios && (lvm_kind || luks.is_some()) {
+        return Err(PlanError::Invalid {
+            origin: auto.origin,
+            message: "autopart --noboot with LVM or --encrypted: on BIOS firmware GRUB reads the \
+                      kernel from a plain /boot partition (drop --noboot)"
+                .into(),
+        });
+    }
     let mut out: Vec<Req> = firmware_partition(req, hw, disk, auto.origin)
         .into_iter()
         .collect();
@@ -348,6 +367,52 @@ fn autopart(
     let what = match image_need {
         Some(n) => format!("/ (3 × image {})", crate::units::human(n / IMAGE_MARGIN)),
         None => "/".to_string(),
+    };
+    let encrypt = |content: Content| match &luks {
+        Some(l) => Content::Encrypted {
+            luks: l.clone(),
+            inner: Box::new(content),
+        },
+        None => content,
+    };
+    if lvm_kind {
+        let pending = lvm::Pending {
+            vg: lvm::AUTOPART_VG.into(),
+            thin: auto.kind == AutoKind::ThinP,
+            fstype,
+            root_min: min,
+            home: !auto.nohome,
+            encrypted: luks.is_some(),
+            origin: auto.origin,
+        };
+        let size = pending.min_partition();
+        out.push(Req {
+            want: Want {
+                what: format!("LVM physical volume ({})", pending.vg),
+                origin: auto.origin,
+                base: size,
+                grow: true,
+                max: None,
+                min: Some((size, "LVM")),
+            },
+            disk,
+            type_guid: if luks.is_some() {
+                guid::LUKS
+            } else {
+                guid::LVM
+            },
+            name: "lvm".into(),
+            content: encrypt(Content::PhysicalVolume {
+                vg: pending.vg.clone(),
+            }),
+            rank: 3,
+        });
+        return Ok((out, Some(pending)));
+    }
+    let min = if luks.is_some() {
+        min + crate::storage::layout::LUKS2_HEADER
+    } else {
+        min
     };
     let content = if auto.kind == AutoKind::Btrfs {
         let mut subvolumes = vec![Subvolume {
@@ -383,10 +448,10 @@ fn autopart(
         disk,
         type_guid: guid::ROOT_X86_64,
         name: "root".into(),
-        content,
+        content: encrypt(content),
         rank: 3,
     });
-    Ok(out)
+    Ok((out, None))
 }
 
 /// Anaconda's swap size for `--recommended` (no hibernation).
@@ -417,7 +482,7 @@ fn parts(
     let mut mounts: BTreeMap<String, Origin> = BTreeMap::new();
     for p in &req.parts {
         let r = part(p, hw, sel, boot_disk)?;
-        let mount = match &r.content {
+        let mount = match r.content.opened() {
             Content::Filesystem(fs) => fs.mount.clone(),
             _ => None,
         };
@@ -627,6 +692,28 @@ fn part(
             p.origin,
             format!("{what}: expected a mount point (/…), swap or biosboot as the first argument"),
         ));
+    };
+    let content = if p.encrypted {
+        if matches!(&content, Content::BiosBoot) || type_guid == guid::ESP || m == "/boot" {
+            return Err(invalid(
+                p.origin,
+                format!(
+                    "{what} --encrypted: the firmware and boot loader read this partition, so it \
+                     cannot be encrypted (drop --encrypted)"
+                ),
+            ));
+        }
+        let luks = luks::from_request(
+            &p.encryption.clone().unwrap_or_default(),
+            &format!("{what} --encrypted"),
+            p.origin,
+        )?;
+        Content::Encrypted {
+            luks,
+            inner: Box::new(content),
+        }
+    } else {
+        content
     };
     Ok(Req {
         want: want(base, min),

@@ -1,6 +1,6 @@
 //! The dry-run view of a [`StoragePlan`]: a table per disk and, in words, what is erased.
 
-use super::layout::{Content, ImageCheck, StoragePlan, TableAction};
+use super::layout::{Content, ImageCheck, StoragePlan, TableAction, VolumeGroup};
 use super::select::describe_partitions;
 use crate::units::human;
 use std::fmt::Write;
@@ -40,19 +40,7 @@ pub fn render(plan: &StoragePlan) -> String {
             "LABEL".into(),
         ]];
         for p in &disk.partitions {
-            let (fs, mount, label) = match &p.content {
-                Content::BiosBoot => ("-".to_string(), "-".to_string(), None),
-                Content::Swap { label, .. } => ("swap".into(), "swap".into(), label.clone()),
-                Content::Filesystem(f) => {
-                    let mut mounts: Vec<String> = f.mount.iter().cloned().collect();
-                    mounts.extend(
-                        f.subvolumes
-                            .iter()
-                            .map(|s| format!("{} (subvolume {})", s.mount, s.name)),
-                    );
-                    (f.fstype.to_string(), mounts.join(", "), f.label.clone())
-                }
-            };
+            let (fs, mount, label) = cells(&p.content);
             rows.push([
                 p.number.to_string(),
                 human(p.start),
@@ -63,17 +51,10 @@ pub fn render(plan: &StoragePlan) -> String {
                 label.unwrap_or_else(|| "-".into()),
             ]);
         }
-        let widths: Vec<usize> = (0..7)
-            .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-            .collect();
-        for row in rows {
-            let line: Vec<String> = row
-                .iter()
-                .zip(&widths)
-                .map(|(cell, w)| format!("{cell:<w$}"))
-                .collect();
-            let _ = writeln!(out, "  {}", line.join("  ").trim_end());
-        }
+        print_table(&mut out, &rows);
+    }
+    for vg in &plan.volume_groups {
+        volume_group(&mut out, plan, vg);
     }
     let erased: Vec<String> = plan
         .disks
@@ -152,6 +133,106 @@ pub fn render(plan: &StoragePlan) -> String {
         }
     }
     out
+}
+
+/// FILESYSTEM, MOUNT POINT and LABEL cells for a partition's or volume's content.
+fn cells(content: &Content) -> (String, String, Option<String>) {
+    match content {
+        Content::BiosBoot => ("-".to_string(), "-".to_string(), None),
+        Content::Swap { label, .. } => ("swap".into(), "swap".into(), label.clone()),
+        Content::Filesystem(f) => {
+            let mut mounts: Vec<String> = f.mount.iter().cloned().collect();
+            mounts.extend(
+                f.subvolumes
+                    .iter()
+                    .map(|s| format!("{} (subvolume {})", s.mount, s.name)),
+            );
+            (f.fstype.to_string(), mounts.join(", "), f.label.clone())
+        }
+        Content::PhysicalVolume { vg } => ("LVM PV".into(), format!("(volume group {vg})"), None),
+        Content::Encrypted { luks, inner } => {
+            let (fs, mount, label) = cells(inner);
+            (
+                format!("{} → {fs}", super::luks::describe(luks)),
+                mount,
+                label,
+            )
+        }
+    }
+}
+
+fn print_table<const N: usize>(out: &mut String, rows: &[[String; N]]) {
+    let widths: Vec<usize> = (0..N)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        let _ = writeln!(out, "  {}", line.join("  ").trim_end());
+    }
+}
+
+/// A volume group: its physical volumes, thin pool and logical volumes with their device names.
+fn volume_group(out: &mut String, plan: &StoragePlan, vg: &VolumeGroup) {
+    let pvs: Vec<String> = plan
+        .disks
+        .iter()
+        .flat_map(|d| d.partitions.iter().map(move |p| (d, p)))
+        .filter(|(_, p)| matches!(p.content.opened(), Content::PhysicalVolume { vg: v } if *v == vg.name))
+        .map(|(d, p)| match &p.content {
+            Content::Encrypted { .. } => {
+                format!("{} partition {} (in LUKS device luks-<UUID>)", d.name, p.number)
+            }
+            _ => format!("{} partition {}", d.name, p.number),
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "
+LVM volume group {} — {}, {} extents, on {}",
+        vg.name,
+        human(vg.size),
+        human(vg.extent_size),
+        pvs.join(", ")
+    );
+    let mut rows = vec![[
+        "VOLUME".to_string(),
+        "SIZE".into(),
+        "DEVICE".into(),
+        "FILESYSTEM".into(),
+        "MOUNT POINT".into(),
+        "LABEL".into(),
+    ]];
+    if let Some(pool) = &vg.thin_pool {
+        rows.push([
+            pool.name.clone(),
+            human(pool.size),
+            format!("thin pool (metadata {})", human(pool.metadata_size)),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+        ]);
+    }
+    for lv in &vg.volumes {
+        let (fs, mount, label) = cells(&lv.content);
+        let size = if lv.thin {
+            format!("{} (thin)", human(lv.size))
+        } else {
+            human(lv.size)
+        };
+        rows.push([
+            lv.name.clone(),
+            size,
+            format!("/dev/mapper/{}", vg.mapper_name(&lv.name)),
+            fs,
+            mount,
+            label.unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    print_table(out, &rows);
 }
 
 fn numbers(n: impl Iterator<Item = u32>) -> String {

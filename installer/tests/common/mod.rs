@@ -152,27 +152,48 @@ pub fn summary(plan: &StoragePlan) -> Vec<String> {
             let parts: Vec<String> = d
                 .partitions
                 .iter()
-                .map(|p| {
-                    let what = match &p.content {
-                        Content::BiosBoot => "bios".to_string(),
-                        Content::Swap { .. } => "swap".to_string(),
-                        Content::Filesystem(f) => {
-                            let mut s = match &f.mount {
-                                Some(m) => format!("{m} {}", f.fstype),
-                                None => f.fstype.to_string(),
-                            };
-                            for sv in &f.subvolumes {
-                                s.push_str(&format!(" {}@{}", sv.name, sv.mount));
-                            }
-                            s
-                        }
-                    };
-                    format!("{} {what} {}M", p.number, p.size / MIB)
-                })
+                .map(|p| format!("{} {} {}M", p.number, content(&p.content), p.size / MIB))
                 .collect();
             format!("{} {table}: {}", d.name, parts.join(" | "))
         })
+        .chain(plan.volume_groups.iter().map(|vg| {
+            let mut vols: Vec<String> = vg
+                .thin_pool
+                .iter()
+                .map(|p| format!("pool {} {}M", p.name, p.size / MIB))
+                .collect();
+            vols.extend(vg.volumes.iter().map(|lv| {
+                let thin = if lv.thin { " thin" } else { "" };
+                format!(
+                    "{}{thin} {} {}M",
+                    lv.name,
+                    content(&lv.content),
+                    lv.size / MIB
+                )
+            }));
+            format!("vg {} {}M: {}", vg.name, vg.size / MIB, vols.join(" | "))
+        }))
         .collect()
+}
+
+/// `bios`, `swap`, `/boot xfs`, `btrfs root@/ home@/home`, `pv(vg)`, `luks2(/ xfs)`.
+fn content(c: &Content) -> String {
+    match c {
+        Content::BiosBoot => "bios".to_string(),
+        Content::Swap { .. } => "swap".to_string(),
+        Content::Filesystem(f) => {
+            let mut s = match &f.mount {
+                Some(m) => format!("{m} {}", f.fstype),
+                None => f.fstype.to_string(),
+            };
+            for sv in &f.subvolumes {
+                s.push_str(&format!(" {}@{}", sv.name, sv.mount));
+            }
+            s
+        }
+        Content::PhysicalVolume { vg } => format!("pv({vg})"),
+        Content::Encrypted { luks, inner } => format!("{}({})", luks.version, content(inner)),
+    }
 }
 
 /// Runs `program` (with no host mtools configuration), panicking with its output when it

@@ -16,7 +16,11 @@ pub fn default_tools() -> Vec<&'static str> {
         .filter(|t| !t.host_only)
         .map(|t| t.program)
         .collect();
-    tools.extend(["sfdisk", "wipefs", "lvm", "cryptsetup"]);
+    for extra in ["sfdisk", "wipefs", "lvm", "cryptsetup"] {
+        if !tools.contains(&extra) {
+            tools.push(extra);
+        }
+    }
     tools
 }
 

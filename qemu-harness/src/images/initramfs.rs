@@ -1,5 +1,7 @@
 //! The tiny test OS's initramfs: busybox, the storage and filesystem modules of the Debian
-//! kernel in load order, and an `/init` that mounts `root=` and switches to it.
+//! kernel in load order, the device-mapper and md tools (lvm, cryptsetup, mdadm, thin_check)
+//! with their libraries, and an `/init` that opens what `rd.luks.uuid=`, `rd.md.uuid=` and
+//! `rd.lvm.lv=` name (as dracut does), mounts `root=` and switches to it.
 //!
 //! The cpio archive is written by Debian's `cpio` (`--reproducible`) until Kickstand's own cpio
 //! writer exists, then compressed with zstd (the Debian kernel unpacks zstd initrds).
@@ -28,7 +30,35 @@ pub const MODULES: &[&str] = &[
     "vfat",
     "nls_cp437",
     "nls_ascii",
+    // Device-mapper (LVM, thin pools, LUKS) and md (software RAID).
+    "dm_mod",
+    "dm_thin_pool",
+    "dm_crypt",
+    "md_mod",
+    "raid0",
+    "raid1",
+    "raid10",
+    // LUKS2 with generic crypto (no AES-NI under TCG): aes_generic and sha256 are built in.
+    "ecb",
+    "xts",
+    "af_alg",
+    "algif_skcipher",
+    "algif_hash",
 ];
+
+/// Storage tools the `/init` runs, copied from the host with their libraries into `/bin`.
+pub const TOOLS: &[&str] = &[
+    "/usr/sbin/lvm",
+    "/usr/sbin/cryptsetup",
+    "/usr/sbin/mdadm",
+    "/usr/sbin/thin_check",
+];
+
+/// LVM's configuration in the initramfs: no udev (libdevmapper makes the `/dev/mapper` nodes),
+/// no devices file, no monitoring daemon.
+const LVM_CONF: &str = "devices {\n    obtain_device_list_from_udev = 0\n    use_devicesfile = 0\n}\n\
+activation {\n    udev_sync = 0\n    udev_rules = 0\n    monitoring = 0\n}\n\
+global {\n    use_lvmpolld = 0\n    thin_check_executable = \"/bin/thin_check\"\n}\n";
 
 /// The `/init` script.
 pub const INIT: &str = include_str!("tiny/initramfs-init.sh");
@@ -100,6 +130,16 @@ pub fn build(kernel: &Kernel, work: &Path, out: &Path, mtime: u64) -> Result<()>
     let sh = work.join("bin/sh");
     std::os::unix::fs::symlink("busybox", &sh).map_err(Error::io("creating", &sh))?;
     super::write_file(&work.join("init"), INIT.as_bytes(), 0o755)?;
+    for tool in TOOLS {
+        let host = Path::new(tool);
+        let name = host.file_name().expect("a tool path has a file name");
+        let real = std::fs::canonicalize(host).map_err(Error::io("resolving", host))?;
+        super::copy_file(&real, &work.join("bin").join(name), 0o755)?;
+        super::tiny::copy_libraries(host, work)?;
+    }
+    std::os::unix::fs::symlink("usr/lib64", work.join("lib64"))
+        .map_err(Error::io("creating", work.join("lib64")))?;
+    super::write_file(&work.join("etc/lvm/lvm.conf"), LVM_CONF.as_bytes(), 0o644)?;
     let lib = work.join("lib/modules").join(&kernel.version);
     for module in &modules {
         super::copy_file(&kernel.modules_dir.join(module), &lib.join(module), 0o644)?;

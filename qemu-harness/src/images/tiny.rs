@@ -33,7 +33,7 @@ pub const BOOT_REPORT: &str = include_str!("tiny/boot-report.sh");
 pub const MTIME: u64 = 1_767_225_600;
 const CREATED: &str = "2026-01-01T00:00:00Z";
 /// Bump when the recipe changes in a way the cache key does not see.
-const RECIPE_VERSION: &str = "1";
+const RECIPE_VERSION: &str = "2";
 /// Debian packages whose files go into the image; their versions key the cache.
 const PACKAGES: &[&str] = &[
     "busybox-static",
@@ -42,6 +42,11 @@ const PACKAGES: &[&str] = &[
     "grub-common",
     "libc6",
     "cpio",
+    // The initramfs's storage tools (super::initramfs::TOOLS).
+    "lvm2",
+    "cryptsetup-bin",
+    "mdadm",
+    "thin-provisioning-tools",
 ];
 const SYSTEMD_BOOT: &str = "/usr/lib/systemd/boot/efi/systemd-bootx64.efi";
 const GRUB_I386_PC: &str = "/usr/lib/grub/i386-pc";
@@ -86,6 +91,7 @@ fn cache_key(kernel: &Kernel) -> Result<String> {
         h.update([0]);
     }
     h.update(super::initramfs::MODULES.join(",").as_bytes());
+    h.update(super::initramfs::TOOLS.join(",").as_bytes());
     h.update(format!(
         "{} {} {}\0",
         kernel.package, kernel.package_version, kernel.version
@@ -305,9 +311,10 @@ fn stage_base(kernel: &Kernel, base: &Path, work: &Path) -> Result<()> {
 
 /// Copies the shared libraries `ldd` lists for `program` (and the dynamic loader) into
 /// `root/usr/lib/x86_64-linux-gnu`, and `root/usr/lib64/ld-linux-x86-64.so.2` to the loader.
-fn copy_libraries(program: &Path, root: &Path) -> Result<()> {
+/// Libraries already there (from another program) are kept.
+pub(super) fn copy_libraries(program: &Path, root: &Path) -> Result<()> {
     let ldd = run(
-        "listing the libraries of grub-mkimage",
+        &format!("listing the libraries of {}", program.display()),
         Command::new("ldd").arg(program),
     )?;
     let libdir = root.join("usr/lib/x86_64-linux-gnu");
@@ -326,6 +333,9 @@ fn copy_libraries(program: &Path, root: &Path) -> Result<()> {
         let name = Path::new(path)
             .file_name()
             .expect("a library path has a file name");
+        if libdir.join(name).exists() {
+            continue;
+        }
         let real = std::fs::canonicalize(path).map_err(Error::io("resolving", path))?;
         copy_file(&real, &libdir.join(name), 0o755)?;
         if name == "ld-linux-x86-64.so.2" {

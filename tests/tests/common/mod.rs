@@ -192,6 +192,21 @@ pub fn boot_installer(
     boot_installer_with_registry(files, name, server, None, cmdline, disks)
 }
 
+/// Debian's docker-registry on loopback holding the tiny image as `tiny:latest`.
+pub fn tiny_registry() -> qemu_harness::registry::LocalRegistry {
+    let image = qemu_harness::images::tiny::tiny().expect("the tiny image (cargo xtask assets)");
+    let registry = qemu_harness::registry::LocalRegistry::start().unwrap();
+    registry
+        .push_layout(
+            &image.layout,
+            qemu_harness::images::tiny::TAG,
+            "tiny",
+            "latest",
+        )
+        .unwrap();
+    registry
+}
+
 /// The installer's `KICKSTAND-MILESTONE NAME SECONDS` lines: seconds since the kernel started.
 #[derive(Debug, Default)]
 pub struct Milestones(pub Vec<(String, f64)>);

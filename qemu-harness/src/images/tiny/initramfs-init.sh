@@ -1,8 +1,13 @@
 #!/bin/sh
-# /init of the tiny test OS's initramfs: load the storage and filesystem modules, find root=
-# (/dev/NAME, UUID=… or LABEL=…), mount it (rw or ro, rootfstype=, rootflags=) and switch_root
-# to its /sbin/init. On failure it prints `KICKSTAND-INITRAMFS-FAILED reason` and powers off
-# (or starts a shell with `rd.shell` on the kernel command line).
+# /init of the tiny test OS's initramfs: load the storage and filesystem modules, assemble and
+# open what dracut's arguments name (rd.md.uuid= with mdadm, rd.luks.uuid= with cryptsetup
+# asking for the passphrase on the console, rd.lvm.lv= with lvm), find root= (/dev/NAME,
+# UUID=… or LABEL=…), mount it (rw or ro, rootfstype=, rootflags=) and switch_root to its
+# /sbin/init. On failure it prints `KICKSTAND-INITRAMFS-FAILED reason` and powers off (or
+# starts a shell with `rd.shell` on the kernel command line).
+#
+# Before reading a LUKS passphrase it prints `KICKSTAND-LUKS-PASSPHRASE luks-UUID` on a line
+# of its own (a harness waits for it), with the console's echo already off.
 /bin/busybox --install -s /bin
 export PATH=/bin
 
@@ -24,9 +29,12 @@ while read -r module; do
     esac
 done </etc/modules.order
 
-root="" fstype="" flags="" mode=ro
+root="" fstype="" flags="" mode=ro luks="" lvs="" mds=""
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
+        rd.luks.uuid=*) luks="$luks ${arg#rd.luks.uuid=}" ;;
+        rd.lvm.lv=*) lvs="$lvs ${arg#rd.lvm.lv=}" ;;
+        rd.md.uuid=*) mds="$mds ${arg#rd.md.uuid=}" ;;
         root=*) root=${arg#root=} ;;
         rootfstype=*) fstype=${arg#rootfstype=} ;;
         rootflags=*) flags=${arg#rootflags=} ;;
@@ -35,6 +43,60 @@ for arg in $(cat /proc/cmdline); do
     esac
 done
 [ -n "$root" ] || fail "no root= on the kernel command line"
+mkdir -p /run/cryptsetup /run/lvm /run/lock/lvm
+
+# Waits up to 60 s (TCG is slow) for `$1` to succeed.
+settle() {
+    tries=300
+    until eval "$1"; do
+        tries=$((tries - 1))
+        [ $tries -gt 0 ] || return 1
+        usleep 200000
+    done
+}
+
+# Software RAID: assemble each array (degraded when a member is missing).
+for uuid in $mds; do
+    settle "mdadm --assemble --scan --run --uuid=$uuid >/dev/null 2>&1" ||
+        fail "md array $uuid could not be assembled ($(cat /proc/mdstat 2>/dev/null | tr '\n' ' '))"
+done
+
+# The block device holding the LUKS container with UUID `$1`.
+luks_device() {
+    for dev in /dev/vd* /dev/sd* /dev/nvme* /dev/md*; do
+        [ -b "$dev" ] || continue
+        [ "$(cryptsetup luksUUID "$dev" 2>/dev/null)" = "$1" ] && { echo "$dev"; return 0; }
+    done
+    return 1
+}
+
+for name in $luks; do
+    uuid=${name#luks-}
+    settle "luks_device $uuid >/dev/null" || fail "no LUKS device with UUID $uuid"
+    dev=$(luks_device "$uuid")
+    opened=false
+    for attempt in 1 2 3; do
+        stty -echo 2>/dev/null
+        echo "KICKSTAND-LUKS-PASSPHRASE luks-$uuid"
+        echo "Passphrase for $dev (luks-$uuid):"
+        read -r pass
+        stty echo 2>/dev/null
+        if printf '%s' "$pass" | cryptsetup open --key-file=- "$dev" "luks-$uuid"; then
+            opened=true
+            break
+        fi
+        echo "initramfs: wrong passphrase for $dev (attempt $attempt of 3)"
+    done
+    pass=""
+    $opened || fail "cannot open the LUKS container $uuid on $dev"
+done
+
+# LVM: activate the volume groups of the named logical volumes.
+for lv in $lvs; do
+    vg=${lv%%/*}
+    settle "lvm vgchange --activate y $vg >/dev/null 2>&1" ||
+        fail "volume group $vg could not be activated: $(lvm vgchange --activate y "$vg" 2>&1 | tr '\n' ' ')"
+done
 
 # Devices appear while drivers probe: wait up to 60 s (TCG is slow).
 tries=300
