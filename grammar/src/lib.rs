@@ -94,8 +94,18 @@ pub fn parse(name: &str, text: &str, loader: &dyn Loader) -> Parsed {
 /// Like [`parse`], for raw bytes: invalid UTF-8 and NUL bytes are reported with their position
 /// instead of being replaced.
 pub fn parse_bytes(name: &str, bytes: &[u8], loader: &dyn Loader) -> Parsed {
+    parse_bytes_with(name, bytes, loader, false)
+}
+
+/// [`parse_bytes`] once the `%pre` scripts ran (the installer's second parse): an `%include`
+/// that still cannot be read is an error, even though the kickstart has `%pre` scripts.
+pub fn parse_bytes_after_pre(name: &str, bytes: &[u8], loader: &dyn Loader) -> Parsed {
+    parse_bytes_with(name, bytes, loader, true)
+}
+
+fn parse_bytes_with(name: &str, bytes: &[u8], loader: &dyn Loader, after_pre: bool) -> Parsed {
     match loader::decode(name, bytes) {
-        Ok(text) => parse(name, &text, loader),
+        Ok(text) => parser::parse_with(name, &text, loader, after_pre),
         Err(diagnostic) => Parsed {
             kickstart: Kickstart::default(),
             diagnostics: vec![*diagnostic],

@@ -63,9 +63,17 @@ struct Parser<'l> {
     packages_header: Option<(Line, Word)>,
     /// Names used by storage commands, checked against the whole kickstart at the end.
     refs: Vec<(Line, Reference)>,
+    /// The `%pre` scripts already ran: a missing `%include` is an error whatever the scripts.
+    after_pre: bool,
 }
 
 pub fn parse(name: &str, text: &str, loader: &dyn Loader) -> Parsed {
+    parse_with(name, text, loader, false)
+}
+
+/// [`parse`], told whether the `%pre` scripts already ran (then an `%include` that cannot be
+/// read is an error, not a file a `%pre` may still write).
+pub fn parse_with(name: &str, text: &str, loader: &dyn Loader, after_pre: bool) -> Parsed {
     let mut p = Parser {
         loader,
         stack: vec![Frame {
@@ -86,6 +94,7 @@ pub fn parse(name: &str, text: &str, loader: &dyn Loader) -> Parsed {
         top: Rc::from(name),
         packages_header: None,
         refs: Vec::new(),
+        after_pre,
     };
     if text.len() > MAX_INPUT_BYTES {
         p.report(
@@ -474,7 +483,15 @@ impl Parser<'_> {
         }
         let pre_exists = self.ks.scripts.iter().any(|s| s.kind == ScriptKind::Pre);
         for m in std::mem::take(&mut self.missing) {
-            let (severity, message) = if pre_exists {
+            let (severity, message) = if self.after_pre {
+                (
+                    Severity::Error,
+                    format!(
+                        "cannot read %include {}: {} (the %pre scripts ran and did not write it)",
+                        m.word.text, m.error
+                    ),
+                )
+            } else if pre_exists {
                 (
                     Severity::Warning,
                     format!(

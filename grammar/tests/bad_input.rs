@@ -169,3 +169,28 @@ fn a_long_line_parses() {
     let parsed = parse("long.ks", &text, &NoIncludes);
     assert!(!parsed.has_errors());
 }
+
+#[test]
+fn an_include_pre_did_not_write_is_an_error_once_pre_ran() {
+    let ks = b"%include /tmp/part-include\n%pre\necho hi\n%end\n";
+    let loader = MapLoader(HashMap::new());
+    // Before %pre: a file %pre may still write, a warning.
+    let before = parse_bytes("ks.cfg", ks, &loader);
+    assert!(!before.has_errors());
+    assert_eq!(before.warnings().count(), 1);
+    // After %pre: an error naming the file, at the %include's line and column.
+    let after = parse_bytes_after_pre("ks.cfg", ks, &loader);
+    let errors: Vec<String> = after.errors().map(|e| e.to_string()).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("ks.cfg:1:10: error: cannot read %include /tmp/part-include")
+            && errors[0].contains("the %pre scripts ran and did not write it"),
+        "{errors:?}"
+    );
+    // With the file there, both parses are clean.
+    let loader = MapLoader(HashMap::from([(
+        "/tmp/part-include".to_string(),
+        b"autopart\n".to_vec(),
+    )]));
+    assert!(!parse_bytes_after_pre("ks.cfg", ks, &loader).has_errors());
+}

@@ -11,9 +11,12 @@ pub use compression::Compression;
 pub use error::{Error, Result};
 pub use layer::{LayerWriter, Meta, TreeOptions};
 pub use layout::{Image, ImageSpec, Layer, Layout, LayoutWriter};
+/// The `oci-client` crate, re-exported so users name references with the same version.
+pub use oci_client;
 /// The `oci-spec` crate, re-exported so users build configs with the same version.
 pub use oci_spec;
 pub mod auth;
+pub mod copy;
 pub mod decompress;
 pub mod fetch;
 pub mod local;

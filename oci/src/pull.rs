@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
 use futures::StreamExt;
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::decompress::{self, CompressionError};
@@ -206,38 +205,7 @@ pub async fn stage(
     let staged = |e: io::Error| PullError::Layout(layout.to_path_buf(), e);
     std::fs::create_dir_all(layout.join("blobs/sha256")).map_err(staged)?;
     let summary = pull(image, root, Some(layout.to_path_buf()), opts, progress).await?;
-    let manifest = image
-        .blobs
-        .manifest(&image.facts.manifest_digest)
-        .await
-        .map_err(|e| PullError::Manifest(Box::new(e)))?;
-    let write = |digest: &str, data: &[u8]| -> Result<(), PullError> {
-        let member =
-            crate::local::blob_path(digest).map_err(|e| PullError::Manifest(Box::new(e.into())))?;
-        std::fs::write(layout.join(member), data).map_err(staged)
-    };
-    write(&image.facts.manifest_digest, &manifest)?;
-    let config_digest = format!("sha256:{}", hex::encode(Sha256::digest(&*image.config)));
-    write(&config_digest, &image.config)?;
-    let wire: serde_json::Value = serde_json::from_slice(&manifest).unwrap_or_default();
-    let media_type = wire["mediaType"]
-        .as_str()
-        .unwrap_or("application/vnd.oci.image.manifest.v1+json");
-    let index = serde_json::json!({
-        "schemaVersion": 2,
-        "manifests": [{
-            "mediaType": media_type,
-            "digest": image.facts.manifest_digest,
-            "size": manifest.len(),
-            "annotations": {"org.opencontainers.image.ref.name": "latest"},
-        }],
-    });
-    std::fs::write(layout.join("index.json"), index.to_string()).map_err(staged)?;
-    std::fs::write(
-        layout.join("oci-layout"),
-        r#"{"imageLayoutVersion":"1.0.0"}"#,
-    )
-    .map_err(staged)?;
+    crate::copy::write_image_files(image, layout, "latest").await?;
     Ok(summary)
 }
 
@@ -250,25 +218,7 @@ async fn pull(
 ) -> Result<PullSummary, PullError> {
     let root = Root::open(target).map_err(|e| PullError::Target(target.to_path_buf(), e))?;
     let layers = image.facts.layers.clone();
-    let mut senders = Vec::new();
-    let mut receivers = Vec::new();
-    for _ in &layers {
-        let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
-        senders.push(tx);
-        receivers.push(rx);
-    }
-    let blobs = image.blobs.clone();
-    let download_layers = layers.clone();
-    let downloads = tokio::spawn(async move {
-        futures::stream::iter(download_layers.into_iter().zip(senders))
-            .map(|(layer, tx)| {
-                let blobs = blobs.clone();
-                async move { blobs.fetch(&layer, tx).await }
-            })
-            .buffered(LAYERS_IN_FLIGHT)
-            .for_each(|()| async {})
-            .await;
-    });
+    let (downloads, receivers) = start_downloads(image);
     let compressed = image.facts.compressed_size();
     let unpack = tokio::task::spawn_blocking(move || {
         unpack_all(&root, &layers, receivers, opts, progress, compressed, tee)
@@ -277,6 +227,34 @@ async fn pull(
     // On failure the receivers are gone and the downloads stop at their next send.
     downloads.abort();
     result
+}
+
+/// Starts downloading `image`'s layers, [`LAYERS_IN_FLIGHT`] at a time and in order, each
+/// into its own channel of [`CHANNEL_CHUNKS`] chunks; returns the download task (abort it when
+/// the consumer gives up) and one receiver per layer.
+pub(crate) fn start_downloads(
+    image: &Image,
+) -> (tokio::task::JoinHandle<()>, Vec<mpsc::Receiver<Msg>>) {
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    for _ in &image.facts.layers {
+        let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+        senders.push(tx);
+        receivers.push(rx);
+    }
+    let blobs = image.blobs.clone();
+    let layers = image.facts.layers.clone();
+    let downloads = tokio::spawn(async move {
+        futures::stream::iter(layers.into_iter().zip(senders))
+            .map(|(layer, tx)| {
+                let blobs = blobs.clone();
+                async move { blobs.fetch(&layer, tx).await }
+            })
+            .buffered(LAYERS_IN_FLIGHT)
+            .for_each(|()| async {})
+            .await;
+    });
+    (downloads, receivers)
 }
 
 fn unpack_all(

@@ -82,6 +82,26 @@ pub struct PullOptions {
     pub named_by_bootc: bool,
 }
 
+impl PullOptions {
+    /// The options the command lines take (`--authfile`, `--insecure-registry`, `--ca-file`):
+    /// credentials read from `authfile` when given, the rest as they are.
+    pub fn from_flags(
+        authfile: Option<&std::path::Path>,
+        insecure_registries: &[String],
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Self, crate::auth::AuthError> {
+        Ok(PullOptions {
+            auth: match authfile {
+                Some(path) => AuthFile::load(path)?,
+                None => AuthFile::default(),
+            },
+            insecure_registries: insecure_registries.to_vec(),
+            extra_ca_file: ca_file.map(std::path::Path::to_path_buf),
+            ..PullOptions::default()
+        })
+    }
+}
+
 /// Why an image could not be resolved.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {

@@ -272,3 +272,96 @@ fn bad_input_is_refused_before_anything_is_written() {
         "{names:?}"
     );
 }
+
+/// `skopeo inspect --format {{.Digest}}` of `image` (a `docker://` or `oci:` reference).
+fn skopeo_digest(image: &str) -> String {
+    let out = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}"])
+        .arg(image)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo inspect {image}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_registry_image_is_pulled_into_the_iso_as_a_layout() {
+    if !tools_present() {
+        return;
+    }
+    let image = qemu_harness::images::tiny::tiny().unwrap();
+    let registry = qemu_harness::registry::LocalRegistry::start().unwrap();
+    let reference = registry
+        .push_layout(
+            &image.layout,
+            qemu_harness::images::tiny::TAG,
+            "kickstand/tiny",
+            "1",
+        )
+        .unwrap();
+    let digest = skopeo_digest(&format!("docker://{reference}"));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("vmlinuz"), vec![0x4b; 4096]).unwrap();
+    std::fs::write(d.join("initramfs.img"), vec![0x49; 8192]).unwrap();
+    std::fs::write(d.join("ks.cfg"), KS).unwrap();
+    let iso = d.join("install.iso");
+    let (kernel, initramfs, ks) = (d.join("vmlinuz"), d.join("initramfs.img"), d.join("ks.cfg"));
+    let build = |extra: &[&std::ffi::OsStr]| {
+        let mut a: Vec<&std::ffi::OsStr> = args![
+            "iso",
+            "build",
+            "--output",
+            &iso,
+            "--kernel",
+            &kernel,
+            "--initramfs",
+            &initramfs,
+            "--kickstart",
+            &ks,
+            "--embed-image",
+            &reference,
+        ]
+        .to_vec();
+        a.extend_from_slice(extra);
+        run(&a)
+    };
+
+    // TLS by default: the plain-HTTP test registry is refused until it is named insecure, and
+    // nothing is written.
+    let e = failed(&build(&[]));
+    assert!(e.contains(&reference), "{e}");
+    assert!(!iso.exists());
+
+    let addr = registry.addr().to_string();
+    ok(&build(args!["--insecure-registry", &addr]));
+    let shown = ok(&run(args!["iso", "show", &iso]));
+    let want = format!("image: {digest} (docker://{reference})");
+    assert!(shown.contains(&want), "missing {want:?} in:\n{shown}");
+
+    // /container is a layout skopeo reads, holding the registry's manifest, every blob intact.
+    let container = d.join("container");
+    assert!(kickstand_provisioner::iso::xorriso::extract(&iso, "container", &container).unwrap());
+    assert_eq!(
+        skopeo_digest(&format!("oci:{}", container.display())),
+        digest
+    );
+    let layout = kickstand_oci::Layout::open(&container).unwrap();
+    let resolved = layout.resolve(None).unwrap();
+    assert_eq!(resolved.manifest_descriptor.digest().to_string(), digest);
+    let config = resolved.manifest.config().clone();
+    for blob in resolved.layers().iter().chain([&config]) {
+        let mut reader = layout.open_blob(blob).unwrap();
+        std::io::copy(&mut reader, &mut std::io::sink()).unwrap();
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(container.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -95,7 +95,8 @@ fn record_vm_test(test: &str) {
     }
 }
 
-fn is_root() -> bool {
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 

@@ -22,6 +22,7 @@ pub mod netlab;
 pub mod netns;
 pub mod process;
 pub mod registry;
+pub mod rusage;
 pub mod slots;
 pub mod ssh;
 pub mod vm;

@@ -112,6 +112,34 @@ pub fn disk_file(dir: &Path, name: &str, size: u64) -> PathBuf {
     path
 }
 
+/// Writes recognisable bytes where a partition table and the first filesystems would go (the
+/// first 4 MiB and the last 1 MiB of `disk`) and returns its [`written_regions`], to compare
+/// after an install that must not touch the disk.
+pub fn mark_disk(disk: &Path) -> (Vec<u8>, Vec<u8>, u64) {
+    use std::io::{Seek, SeekFrom, Write};
+    let pattern: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+    let mut f = std::fs::OpenOptions::new().write(true).open(disk).unwrap();
+    f.write_all(&pattern).unwrap();
+    f.seek(SeekFrom::End(-(1 << 20))).unwrap();
+    f.write_all(&pattern[..1 << 20]).unwrap();
+    drop(f);
+    written_regions(disk)
+}
+
+/// The disk's first 4 MiB and last 1 MiB (where partition tables and the first filesystems
+/// go) and its allocated blocks (any other write to the sparse file allocates some).
+pub fn written_regions(disk: &Path) -> (Vec<u8>, Vec<u8>, u64) {
+    use std::io::{Read, Seek, SeekFrom};
+    use std::os::unix::fs::MetadataExt;
+    let mut f = std::fs::File::open(disk).unwrap();
+    let mut head = vec![0; 4 << 20];
+    f.read_exact(&mut head).unwrap();
+    let mut tail = vec![0; 1 << 20];
+    f.seek(SeekFrom::End(-(1 << 20))).unwrap();
+    f.read_exact(&mut tail).unwrap();
+    (head, tail, f.metadata().unwrap().blocks())
+}
+
 /// Runs `kickstand-installer install --kickstart KS --disk DISK:vda EXTRA...`, printing its
 /// output (shown when the test fails).
 pub fn install(dir: &Path, ks: &str, disk: &Path, extra: &[&str]) -> Output {

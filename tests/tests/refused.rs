@@ -2,9 +2,7 @@
 //! devices): a bootc-labelled image without `/usr/bin/bootc` before any disk is touched (the disk's bytes are compared),
 //! and an image without a kernel before the boot loader step, naming the missing file.
 
-use std::io::{Seek, SeekFrom, Write};
-
-use kickstand_tests::{disk_file, install, small_image};
+use kickstand_tests::{disk_file, install, mark_disk, small_image, written_regions};
 use qemu_harness::gate;
 
 const GIB: u64 = 1 << 30;
@@ -18,20 +16,6 @@ fn ks(layout: &std::path::Path) -> String {
          clearpart --all --initlabel\nautopart --fstype=ext4\n",
         layout.display()
     )
-}
-
-/// The disk's first 4 MiB and last 1 MiB (where partition tables and the first filesystems
-/// go) and its allocated blocks (any other write to the sparse file allocates some).
-fn written_regions(disk: &std::path::Path) -> (Vec<u8>, Vec<u8>, u64) {
-    use std::io::Read;
-    use std::os::unix::fs::MetadataExt;
-    let mut f = std::fs::File::open(disk).unwrap();
-    let mut head = vec![0; 4 << 20];
-    f.read_exact(&mut head).unwrap();
-    let mut tail = vec![0; 1 << 20];
-    f.seek(SeekFrom::End(-(1 << 20))).unwrap();
-    f.read_exact(&mut tail).unwrap();
-    (head, tail, f.metadata().unwrap().blocks())
 }
 
 #[test]
@@ -49,14 +33,7 @@ fn a_bootc_labelled_image_without_bootc_is_refused_before_the_disk_is_touched() 
         &[("containers.bootc", "1")],
     );
     let disk = disk_file(dir, "disk.raw", 4 * GIB);
-    // Recognisable bytes where a partition table and the first filesystems would go.
-    let pattern: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
-    let mut f = std::fs::OpenOptions::new().write(true).open(&disk).unwrap();
-    f.write_all(&pattern).unwrap();
-    f.seek(SeekFrom::Start(4 * GIB - (1 << 20))).unwrap();
-    f.write_all(&pattern[..1 << 20]).unwrap();
-    drop(f);
-    let before = written_regions(&disk);
+    let before = mark_disk(&disk);
 
     let out = install(dir, &ks(&layout), &disk, &["--firmware", "uefi"]);
     assert!(!out.status.success());

@@ -44,6 +44,11 @@ impl KickstartSource {
     pub fn parse(&self) -> Parsed {
         ks::parse_bytes(&self.name, &self.bytes, self.loader.as_ref())
     }
+
+    /// Parses the kickstart after `%pre` ran: an `%include` that cannot be read is an error.
+    pub fn parse_after_pre(&self) -> Parsed {
+        ks::parse_bytes_after_pre(&self.name, &self.bytes, self.loader.as_ref())
+    }
 }
 
 /// The first parse: the kickstart when it is clean, or — when it has errors but `%pre`
@@ -82,9 +87,18 @@ pub fn first_parse(source: &KickstartSource, reporter: &Reporter) -> Result<Firs
     Err(errors(&parsed))
 }
 
-/// Parses after `%pre`: every error stops the install.
-pub fn final_parse(source: &KickstartSource, reporter: &Reporter) -> Result<Kickstart> {
-    let parsed = source.parse();
+/// The parse the install goes on with: every error stops it. When `pre_ran`, an `%include`
+/// that `%pre` did not write is one of them.
+pub fn final_parse(
+    source: &KickstartSource,
+    pre_ran: bool,
+    reporter: &Reporter,
+) -> Result<Kickstart> {
+    let parsed = if pre_ran {
+        source.parse_after_pre()
+    } else {
+        source.parse()
+    };
     if parsed.has_errors() {
         return Err(errors(&parsed));
     }

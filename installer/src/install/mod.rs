@@ -173,11 +173,14 @@ fn run(
     let ks = if early.scripts.iter().any(|s| s.kind == ScriptKind::Pre) && !opts.dry_run {
         r.step("pre", "running %pre scripts");
         scripts::run_all(early, ScriptKind::Pre, &script_env(None, None), r)?;
-        kickstart::final_parse(&opts.kickstart, r).context("parsing the kickstart after %pre")?
+        kickstart::final_parse(&opts.kickstart, true, r)
+            .context("parsing the kickstart after %pre")?
     } else {
         match first {
             kickstart::FirstParse::Clean(k) => k,
-            kickstart::FirstParse::NeedsPre(_) => kickstart::final_parse(&opts.kickstart, r)?,
+            kickstart::FirstParse::NeedsPre(_) => {
+                kickstart::final_parse(&opts.kickstart, false, r)?
+            }
         }
     };
     *ks_slot = Some(ks.clone());

@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use kickstand_grammar::Kickstart;
-use kickstand_oci::auth::AuthFile;
 use kickstand_oci::pull::{self, PullSummary};
 use kickstand_oci::reference::ImageSource;
 use kickstand_oci::resolve::{self, DeployWay, Image, PullOptions};
@@ -95,17 +94,14 @@ pub fn resolve(
     registry: &RegistryOptions,
     reporter: &Reporter,
 ) -> Result<Image> {
-    let auth = match &registry.authfile {
-        Some(path) => AuthFile::load(path)
-            .with_context(|| format!("reading the registry auth file {}", path.display()))?,
-        None => AuthFile::default(),
-    };
     let opts = PullOptions {
-        auth,
-        insecure_registries: registry.insecure_registries.clone(),
-        extra_ca_file: registry.ca_file.clone(),
         named_by_bootc: wanted.by_bootc,
-        ..PullOptions::default()
+        ..PullOptions::from_flags(
+            registry.authfile.as_deref(),
+            &registry.insecure_registries,
+            registry.ca_file.as_deref(),
+        )
+        .context("reading the registry auth file")?
     };
     let image = rt
         .block_on(resolve::resolve(&wanted.source, &opts))

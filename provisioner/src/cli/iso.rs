@@ -15,7 +15,7 @@ use crate::iso::{
 #[derive(Debug, Subcommand)]
 pub enum IsoCommand {
     /// Build a hybrid installer ISO (BIOS and UEFI; CD-ROM, or `dd` onto a USB stick).
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Print what an ISO carries: kickstart, image digest, kernel arguments.
     Show(ShowArgs),
     /// Replace the kickstart and kernel arguments of an ISO, keeping everything else.
@@ -30,10 +30,22 @@ pub struct BuildArgs {
     /// A kickstart to put on the ISO as /ks.cfg; the boot menu then installs with it.
     #[arg(long)]
     pub kickstart: Option<PathBuf>,
-    /// An image to put on the ISO as an OCI layout at /container: oci:DIR[:TAG]. Install it with
+    /// An image to put on the ISO as an OCI layout at /container: oci:DIR[:TAG], or a registry
+    /// reference (REGISTRY/NAME:TAG, docker://…, …@sha256:…) pulled now, linux/amd64 picked
+    /// from an index, every blob digest-checked. Install it with
     /// `ostreecontainer --url=/run/install/repo/container --transport=oci`.
-    #[arg(long, value_name = "oci:DIR[:TAG]")]
+    #[arg(long, value_name = "REF|oci:DIR[:TAG]")]
     pub embed_image: Option<String>,
+    /// With a registry --embed-image: a containers auth.json with registry credentials.
+    #[arg(long, value_name = "FILE", env = "REGISTRY_AUTH_FILE")]
+    pub authfile: Option<PathBuf>,
+    /// With a registry --embed-image: a registry reached over plain HTTP instead of TLS.
+    /// Repeatable.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub insecure_registry: Vec<String>,
+    /// With a registry --embed-image: a PEM file of CA certificates trusted besides the system's.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     /// The kernel (bzImage); with --initramfs, both are used as they are.
     #[arg(long)]
     pub kernel: Option<PathBuf>,
@@ -99,7 +111,7 @@ pub struct CustomizeArgs {
 
 pub fn run(cmd: IsoCommand) -> Result<()> {
     match cmd {
-        IsoCommand::Build(args) => build(args),
+        IsoCommand::Build(args) => build(*args),
         IsoCommand::Show(args) => show(args),
         IsoCommand::Customize(args) => customize(args),
     }
@@ -235,9 +247,15 @@ fn build(args: BuildArgs) -> Result<()> {
         .as_deref()
         .map(embed::Source::parse)
         .transpose()?;
-    if let Some(source) = &image_source {
-        embed::check(source)?;
-    }
+    let registry = embed::RegistryOptions {
+        authfile: args.authfile.clone(),
+        insecure_registries: args.insecure_registry.clone(),
+        ca_file: args.ca_file.clone(),
+    };
+    let resolved = image_source
+        .as_ref()
+        .map(|source| embed::check(source, &registry))
+        .transpose()?;
     let kickstart = args
         .kickstart
         .as_deref()
@@ -272,7 +290,7 @@ fn build(args: BuildArgs) -> Result<()> {
     }
     let kernel_version = kickstand_initramfs::kernel::bzimage_version(&kernel_dest).ok();
 
-    let image = match &image_source {
+    let image = match &resolved {
         Some(source) => Some(
             embed::copy(source, &tree.join(CONTAINER_DIR))
                 .context("copying the image onto the ISO")?,

@@ -5,6 +5,7 @@
 //! Images are written as OCI image layouts by `kickstand-oci` and cached outside the clone
 //! ([`crate::cache`]), keyed by everything that goes into them.
 
+pub mod bulk;
 pub mod debian;
 pub mod disk;
 pub mod initramfs;
