@@ -503,8 +503,6 @@ mod tests {
             e.contains("part raid.01 (line 2) is not supported yet"),
             "{e}"
         );
-        let e = plan_error("autopart --type=lvm --encrypted --passphrase=x\n");
-        assert!(e.contains("autopart --type=lvm (line 1)"), "{e}");
         let e = plan_error("reqpart\npart / --size=1000\nvolgroup vg --useexisting\n");
         assert!(e.contains("volgroup vg --useexisting/--noformat"), "{e}");
         assert!(e.contains("(line 3)"), "{e}");
