@@ -110,7 +110,7 @@ fn systemd_boot_onto_an_esp_written_with_mtools() {
     let k = kernel::find(&root).unwrap();
     let cmdline = kernel::command_line(
         &root,
-        "f00dfeed-0000-4000-8000-000000000001",
+        "UUID=f00dfeed-0000-4000-8000-000000000001",
         &kernel::split_append("quiet"),
         "x86_64",
     )
@@ -238,7 +238,8 @@ fn install_grub(dir: &Path, root: &TargetRoot, mkimage: Option<&str>) -> (PathBu
     let disk = disk(dir);
     let mbr_before = read_at(&disk, 0, 512);
     let k = kernel::find(root).unwrap();
-    let cmdline = kernel::command_line(root, &boot_fs().uuid, &[], "x86_64").unwrap();
+    let cmdline =
+        kernel::command_line(root, &format!("UUID={}", boot_fs().uuid), &[], "x86_64").unwrap();
     grub_bios::install(
         root,
         &BiosDisk {

@@ -109,7 +109,7 @@ fn bios_grub_boots_the_debian_kernel_under_seabios() {
     let k = kernel::find(&root).unwrap();
     let cmdline = kernel::command_line(
         &root,
-        ROOT_UUID,
+        &format!("UUID={ROOT_UUID}"),
         &kernel::split_append("panic=-1"),
         "x86_64",
     )
@@ -274,7 +274,7 @@ fn systemd_boot_boots_the_debian_kernel_under_ovmf() {
     let k = kernel::find(&root).unwrap();
     let cmdline = kernel::command_line(
         &root,
-        ROOT_UUID,
+        &format!("UUID={ROOT_UUID}"),
         &kernel::split_append("panic=-1"),
         "x86_64",
     )
