@@ -273,7 +273,6 @@ pub fn request(k: &Kickstart) -> StorageRequest {
             nohome: a.nohome,
             noboot: a.noboot,
             noswap: a.noswap,
-            encrypted: a.encryption.encrypted,
             origin: origin(&a.source),
             encryption: encryption(&a.encryption),
         }),
@@ -291,7 +290,6 @@ pub fn request(k: &Kickstart) -> StorageRequest {
                 fsoptions: p.fsoptions.clone(),
                 mkfsoptions: p.mkfsoptions.clone(),
                 recommended: p.recommended,
-                encrypted: p.encryption.encrypted,
                 origin: origin(&p.source),
                 encryption: encryption(&p.encryption),
             })

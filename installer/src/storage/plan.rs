@@ -332,15 +332,11 @@ fn autopart(
         },
     };
     let lvm_kind = matches!(auto.kind, AutoKind::Lvm | AutoKind::ThinP);
-    let luks = if auto.encrypted {
-        Some(luks::from_request(
-            &auto.encryption.clone().unwrap_or_default(),
-            "autopart --encrypted",
-            auto.origin,
-        )?)
-    } else {
-        None
-    };
+    let luks = auto
+        .encryption
+        .as_ref()
+        .map(|e| luks::from_request(e, "autopart --encrypted", auto.origin))
+        .transpose()?;
     if auto.noboot && hw.firmware == Firmware::Bios && (lvm_kind || luks.is_some()) {
         return Err(PlanError::Invalid {
             origin: auto.origin,
@@ -693,7 +689,7 @@ fn part(
             format!("{what}: expected a mount point (/…), swap or biosboot as the first argument"),
         ));
     };
-    let content = if p.encrypted {
+    let content = if let Some(encryption) = &p.encryption {
         if matches!(&content, Content::BiosBoot) || type_guid == guid::ESP || m == "/boot" {
             return Err(invalid(
                 p.origin,
@@ -703,11 +699,7 @@ fn part(
                 ),
             ));
         }
-        let luks = luks::from_request(
-            &p.encryption.clone().unwrap_or_default(),
-            &format!("{what} --encrypted"),
-            p.origin,
-        )?;
+        let luks = luks::from_request(encryption, &format!("{what} --encrypted"), p.origin)?;
         Content::Encrypted {
             luks,
             inner: Box::new(content),

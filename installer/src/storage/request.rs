@@ -259,11 +259,9 @@ pub struct AutoPart {
     pub noboot: bool,
     /// `--noswap`.
     pub noswap: bool,
-    /// `--encrypted`.
-    pub encrypted: bool,
     /// Where it was given.
     pub origin: Origin,
-    /// `--encrypted` and its options (`Some` exactly when `encrypted`).
+    /// `--encrypted` and its options (`None`: not encrypted).
     pub encryption: Option<EncryptionRequest>,
 }
 
@@ -305,11 +303,9 @@ pub struct PartRequest {
     pub mkfsoptions: Option<String>,
     /// `--recommended` (swap sized from RAM).
     pub recommended: bool,
-    /// `--encrypted`.
-    pub encrypted: bool,
     /// Where it was given.
     pub origin: Origin,
-    /// `--encrypted` and its options (`Some` exactly when `encrypted`).
+    /// `--encrypted` and its options (`None`: not encrypted).
     pub encryption: Option<EncryptionRequest>,
 }
 
