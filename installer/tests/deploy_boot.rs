@@ -231,6 +231,7 @@ fn boot_fs() -> BootFs {
     BootFs {
         uuid: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d".into(),
         dir_in_fs: "/boot".into(),
+        on_raid: false,
     }
 }
 

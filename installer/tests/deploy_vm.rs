@@ -123,6 +123,7 @@ fn bios_grub_boots_the_debian_kernel_under_seabios() {
         &BootFs {
             uuid: ROOT_UUID.into(),
             dir_in_fs: "/boot".into(),
+            on_raid: false,
         },
         &k,
         &cmdline,

@@ -50,6 +50,19 @@ part /home --grow --ondisk=vdb
 part /var --size=4096 --ondisk=vdb --fstype=ext4 --label=var
 ";
 
+/// Anaconda's two-disk RAID1 layout: a BIOS boot partition on each disk, `/boot` and `/`
+/// mirrored.
+const RAID1_BIOS: &str = "clearpart --all --initlabel
+part biosboot --fstype=biosboot --size=1 --ondisk=vda
+part biosboot --fstype=biosboot --size=1 --ondisk=vdb
+part raid.01 --size=512 --ondisk=vda
+part raid.02 --size=512 --ondisk=vdb
+part raid.11 --size=1 --grow --ondisk=vda
+part raid.12 --size=1 --grow --ondisk=vdb
+raid /boot --level=1 --device=boot --fstype=ext4 raid.01 raid.02
+raid / --level=1 --device=root raid.11 raid.12
+";
+
 const CASES: &[Case] = &[
     // autopart defaults, firmware, sizes and sector sizes
     case(
@@ -494,11 +507,11 @@ const CASES: &[Case] = &[
         Error(&["disk vda is 1 GiB"]),
     ),
     case(
-        "raid member",
+        "raid member no array uses",
         "part raid.01 --size=1000\npart / --grow",
         Bios,
         &["vda:20G"],
-        Error(&["part raid.01 (line 1) is not supported yet"]),
+        Error(&["part raid.01: no raid command uses this member", "(line 1)"]),
     ),
     // part layouts
     case(
@@ -636,6 +649,92 @@ const CASES: &[Case] = &[
         Bios,
         &["vda:20G"],
         Error(&["part / --ondisk: no disk matches \"sdq\""]),
+    ),
+    case(
+        "raid1 boot and root on two disks, bios",
+        RAID1_BIOS,
+        Bios,
+        &["vda:20G", "vdb:20G"],
+        Layout(&[
+            "vda new: 1 bios 1M | 2 md(boot) 512M | 3 md(root) 19965M",
+            "vdb new: 1 bios 1M | 2 md(boot) 512M | 3 md(root) 19965M",
+            "md boot RAID1 1.0 510M [vda2 vdb2]: /boot ext4",
+            "md root RAID1 1.2 19948M [vda3 vdb3]: / xfs",
+        ]),
+    ),
+    case(
+        "raid1 esp, raid5 root, uefi",
+        "clearpart --all --initlabel\n\
+         part raid.e1 --size=600 --ondisk=vda\npart raid.e2 --size=600 --ondisk=vdb\n\
+         part raid.1 --size=4000 --ondisk=vda\npart raid.2 --size=4000 --ondisk=vdb\n\
+         part raid.3 --size=3000 --ondisk=vdc\n\
+         raid /boot/efi --level=1 --device=esp raid.e1 raid.e2\n\
+         raid / --level=5 --device=md0 --fstype=ext4 raid.1 raid.2 raid.3\n",
+        Uefi,
+        &["vda:20G", "vdb:20G", "vdc:20G"],
+        Layout(&[
+            "vda new: 1 md(esp) 600M | 2 md(md0) 4000M",
+            "vdb new: 1 md(esp) 600M | 2 md(md0) 4000M",
+            "vdc new: 1 md(md0) 3000M",
+            "md esp RAID1 1.0 598M [vda1 vdb1]: /boot/efi vfat",
+            "md md0 RAID5 1.2 5994M [vda2 vdb2 vdc1]: / ext4",
+        ]),
+    ),
+    case(
+        "raid members on one disk",
+        "reqpart\npart raid.01 --size=1000\npart raid.02 --size=1000\n\
+         raid / --level=1 --device=md0 raid.01 raid.02\n",
+        Bios,
+        &["vda:20G", "vdb:20G"],
+        Error(&[
+            "raid / --device=md0: members raid.01 and raid.02 are both on disk vda",
+            "(line 4)",
+            "--ondisk",
+        ]),
+    ),
+    case(
+        "raid boot not raid1",
+        "reqpart\npart raid.01 --size=1000 --ondisk=vda\npart raid.02 --size=1000 --ondisk=vdb\n\
+         part / --size=4000\nraid /boot --level=0 --device=boot raid.01 raid.02\n",
+        Bios,
+        &["vda:20G", "vdb:20G"],
+        Error(&[
+            "raid /boot --device=boot --level=0: /boot on RAID must be RAID1",
+            "(line 5)",
+        ]),
+    ),
+    case(
+        "raid unused member",
+        "reqpart\npart raid.01 --size=1000 --ondisk=vda\npart raid.02 --size=1000 --ondisk=vdb\n\
+         part raid.03 --size=1000 --ondisk=vdb\nraid / --level=1 --device=md0 raid.01 raid.02\n",
+        Bios,
+        &["vda:20G", "vdb:20G"],
+        Error(&["part raid.03: no raid command uses this member", "(line 4)"]),
+    ),
+    case(
+        "raid boot without a bios boot partition on the second disk",
+        "part biosboot --fstype=biosboot --size=1 --ondisk=vda\n\
+         part raid.01 --size=1000 --ondisk=vda\npart raid.02 --size=1000 --ondisk=vdb\n\
+         part / --size=4000\nraid /boot --level=1 --device=boot raid.01 raid.02\n",
+        Bios,
+        &["vda:20G", "vdb:20G"],
+        Error(&[
+            "RAID device boot holds /boot on disks vda, vdb",
+            "part biosboot --fstype=biosboot --size=1 --ondisk=vdb",
+            "(line 5)",
+        ]),
+    ),
+    case(
+        "raid too small for xfs",
+        "reqpart\npart raid.01 --size=100 --ondisk=vda\npart raid.02 --size=200 --ondisk=vdb\n\
+         part /boot --size=500\nraid / --level=1 --device=md0 raid.01 raid.02\n",
+        Bios,
+        &["vda:20G", "vdb:20G"],
+        Error(&[
+            "raid / --device=md0 (RAID1 of 2 × 100 MiB)",
+            "(line 5)",
+            "xfs needs at least 300 MiB",
+        ]),
     ),
     case(
         "nothing to do",
@@ -808,4 +907,27 @@ fn dry_run_report_names_volumes_and_luks_but_not_the_passphrase() {
     }
     assert!(!text.contains("hunter2xyz"), "{text}");
     assert!(!format!("{plan:?}").contains("hunter2xyz"));
+}
+
+#[test]
+fn dry_run_report_lists_the_md_arrays_and_every_boot_disk() {
+    let plan = plan_request(
+        &ks(RAID1_BIOS),
+        &hw(Bios, &["vda:20G", "vdb:20G"]),
+        &ImageFacts::default(),
+    )
+    .unwrap();
+    let text = report::render(&plan);
+    for want in [
+        "Software RAID (md) arrays",
+        "/dev/md/boot  RAID1",
+        "1.0       vda2 vdb2",
+        "/dev/md/root  RAID1",
+        "md member",
+        "(RAID device root, raid.11)",
+        "Boot loader: on vda, vdb",
+    ] {
+        assert!(text.contains(want), "{want:?} missing:\n{text}");
+    }
+    assert_eq!(plan.boot_disks(), ["vda", "vdb"]);
 }

@@ -62,6 +62,11 @@ pub const CORE_MODULES: &[&str] = &[
     "test",
 ];
 
+/// Modules added to the core image when `/boot` is on an md array: GRUB then assembles the
+/// array itself (a RAID1 with metadata 1.0 also reads as a plain filesystem on each member;
+/// with 1.2, as a root holding `/boot` has, only through these).
+pub const RAID_MODULES: &[&str] = &["diskfilter", "mdraid1x"];
+
 /// The disk and its BIOS boot partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BiosDisk {
@@ -79,6 +84,8 @@ pub struct BootFs {
     /// Where the target's `/boot` is inside that filesystem: `""` when `/boot` is its own
     /// filesystem, `/boot` when it is a directory of the root filesystem.
     pub dir_in_fs: String,
+    /// The filesystem is on an md array ([`RAID_MODULES`] go into the core image).
+    pub on_raid: bool,
 }
 
 /// Installs GRUB for BIOS. See the module documentation for the steps and what a failure
@@ -131,8 +138,10 @@ pub fn install(
         boot.uuid, boot.dir_in_fs
     );
     root.write("/boot/grub/i386-pc/load.cfg", load_cfg.as_bytes(), 0o644)?;
+    let raid: &[&str] = if boot.on_raid { RAID_MODULES } else { &[] };
     let wanted: Vec<&str> = CORE_MODULES
         .iter()
+        .chain(raid)
         .copied()
         .filter(|m| grub_dir.join(format!("{m}.mod")).is_file())
         .collect();

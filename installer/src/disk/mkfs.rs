@@ -34,13 +34,17 @@ pub fn make(
                 .run()?;
             uuid(node).map(Some)
         }
-        Content::BiosBoot | Content::PhysicalVolume { .. } | Content::Encrypted { .. } => Ok(None),
+        Content::BiosBoot
+        | Content::PhysicalVolume { .. }
+        | Content::RaidMember { .. }
+        | Content::Encrypted { .. } => Ok(None),
         content => make_on(content, node, &format!("partition {}", part.number)),
     }
 }
 
 /// Makes the swap area or (non-FAT) filesystem `content` on the device `node` (a partition, an
-/// opened LUKS device or a logical volume, `what` in messages); returns its UUID.
+/// opened LUKS device, an md array or a logical volume, `what` in messages); returns its UUID.
+/// (On an array, vfat is made here too: the ESP mirror is written through the array.)
 pub fn make_on(content: &Content, node: &Path, what: &str) -> Result<Option<String>> {
     match content {
         Content::Swap {
@@ -75,7 +79,10 @@ pub fn make_on(content: &Content, node: &Path, what: &str) -> Result<Option<Stri
             };
             cmd.args(&fs.mkfs_options).arg(node).run()?;
         }
-        Content::BiosBoot | Content::PhysicalVolume { .. } | Content::Encrypted { .. } => {
+        Content::BiosBoot
+        | Content::PhysicalVolume { .. }
+        | Content::RaidMember { .. }
+        | Content::Encrypted { .. } => {
             return Ok(None);
         }
     }

@@ -8,6 +8,7 @@ pub mod gpt;
 pub mod loopdev;
 pub mod luks;
 pub mod lvm;
+pub mod mdadm;
 pub mod mkfs;
 pub mod mount;
 pub mod wipe;

@@ -413,6 +413,7 @@ fn esp_node(prepared: &steps::storage::Prepared) -> Option<PathBuf> {
         storage::DeviceRef::Partition { disk, number } => {
             prepared.node(disk, *number).map(PathBuf::from)
         }
+        storage::DeviceRef::Array { name } => prepared.array(name).map(|a| a.started.node.clone()),
         storage::DeviceRef::LogicalVolume { .. } => None,
     }
 }

@@ -1,8 +1,12 @@
 //! The boot loader step: the image's own boot loader onto the disk that
 //! [`crate::storage::StoragePlan::boot_disk`] names — systemd-boot on the ESP (written with
-//! mtools, no vfat mount) for UEFI, GRUB into the BIOS boot partition and MBR for BIOS — with
+//! mtools, no vfat mount) for UEFI, GRUB into the BIOS boot partition and MBR for BIOS; with
+//! `/boot` on RAID1, GRUB onto every disk holding a member
+//! ([`crate::storage::StoragePlan::boot_disks`]) so any one of them boots, and with the ESP
+//! on RAID1 systemd-boot through the array onto every member at once — with
 //! the kernel command line `root=UUID=… rw` (`root=/dev/mapper/VG-LV` for a logical volume),
-//! what the image's initramfs needs to reach it (`rd.luks.uuid=`, `rd.lvm.lv=`), the image's
+//! what the image's initramfs needs to reach it (`rd.md.uuid=`, `rd.luks.uuid=`,
+//! `rd.lvm.lv=`), the image's
 //! `kargs.d`, and `bootloader --append`.
 //!
 //! [`check`] runs right after the image is unpacked, before anything is configured: an image
@@ -47,10 +51,12 @@ pub fn check(root: &TargetRoot, firmware: Firmware) -> Result<Found> {
     Ok(Found { kernel, loader })
 }
 
-/// Where a mount point's filesystem is: partition node, UUID, and btrfs subvolume if any.
+/// Where a mount point's filesystem is: UUID, btrfs subvolume if any, and whether it is on an
+/// md array.
 struct Placed {
     uuid: String,
     subvol: Option<String>,
+    on_raid: bool,
 }
 
 fn placed(prepared: &Prepared, mount: &str) -> Option<Placed> {
@@ -65,7 +71,12 @@ fn placed(prepared: &Prepared, mount: &str) -> Option<Placed> {
         .split(',')
         .find_map(|o| o.strip_prefix("subvol="))
         .map(str::to_string);
-    Some(Placed { uuid, subvol })
+    let on_raid = matches!(m.device, crate::storage::DeviceRef::Array { .. });
+    Some(Placed {
+        uuid,
+        subvol,
+        on_raid,
+    })
 }
 
 /// Installs the boot loader found by [`check`].
@@ -99,6 +110,23 @@ pub fn run(
         .context("reading the image's kernel arguments (kargs.d)")?;
     reporter.info(&format!("kernel command line: {}", cmdline.join(" ")));
     match &found.loader {
+        BootLoader::SystemdBoot if plan.array_for_mount("/boot/efi").is_some() => {
+            // The ESP mirror (metadata 1.0): written through the array, so every member
+            // holds the same FAT filesystem and the firmware boots from either disk.
+            let array = plan.array_for_mount("/boot/efi").expect("checked");
+            let made = prepared
+                .array(&array.name)
+                .with_context(|| format!("RAID array {} was not started", array.name))?;
+            let fat = Fat::new(&made.started.node, 0);
+            let installed = systemd_boot::install(root, &fat, &found.kernel, &cmdline)
+                .context("installing systemd-boot onto the ESP")?;
+            reporter.info(&format!(
+                "systemd-boot installed on the ESP mirror {} ({}): entry {}",
+                array.name,
+                plan.boot_disks().join(", "),
+                installed.entry
+            ));
+        }
         BootLoader::SystemdBoot => {
             let esp = disk
                 .partitions
@@ -117,22 +145,11 @@ pub fn run(
             ));
         }
         BootLoader::GrubBios { mkimage } => {
-            let bios = disk
-                .partitions
-                .iter()
-                .find(|p| matches!(p.content, Content::BiosBoot))
-                .with_context(|| format!("boot disk {} has no BIOS boot partition", disk.name))?;
-            if disk.sector_size != grub_bios::SECTOR {
-                bail!(
-                    "boot disk {} has {}-byte sectors; BIOS GRUB needs 512-byte sectors",
-                    disk.name,
-                    disk.sector_size
-                );
-            }
             let boot = match placed(prepared, "/boot") {
                 Some(b) => BootFs {
                     uuid: b.uuid,
                     dir_in_fs: b.subvol.map(|s| format!("/{s}")).unwrap_or_default(),
+                    on_raid: b.on_raid,
                 },
                 None => BootFs {
                     uuid: rootfs.uuid.clone(),
@@ -140,25 +157,67 @@ pub fn run(
                         Some(s) => format!("/{s}/boot"),
                         None => "/boot".into(),
                     },
+                    on_raid: rootfs.on_raid,
                 },
             };
-            grub_bios::install(
-                root,
-                &BiosDisk {
-                    path: disk.path.clone(),
-                    bios_boot_start: bios.start / grub_bios::SECTOR,
-                },
-                &boot,
-                &found.kernel,
-                &cmdline,
-                mkimage.as_deref(),
-            )
-            .context("installing GRUB for BIOS")?;
-            reporter.info(&format!(
-                "GRUB installed on {} (BIOS boot partition {}, MBR)",
-                disk.name, bios.number
-            ));
+            for name in plan.boot_disks() {
+                let disk = plan
+                    .disks
+                    .iter()
+                    .find(|d| d.name == name)
+                    .with_context(|| format!("boot disk {name} is not among the written disks"))?;
+                grub_on(
+                    root,
+                    disk,
+                    &boot,
+                    found,
+                    &cmdline,
+                    mkimage.as_deref(),
+                    reporter,
+                )?;
+            }
         }
     }
+    Ok(())
+}
+
+/// GRUB for BIOS onto `disk`'s BIOS boot partition and MBR.
+fn grub_on(
+    root: &TargetRoot,
+    disk: &crate::storage::DiskPlan,
+    boot: &BootFs,
+    found: &Found,
+    cmdline: &[String],
+    mkimage: Option<&str>,
+    reporter: &Reporter,
+) -> Result<()> {
+    let bios = disk
+        .partitions
+        .iter()
+        .find(|p| matches!(p.content, Content::BiosBoot))
+        .with_context(|| format!("boot disk {} has no BIOS boot partition", disk.name))?;
+    if disk.sector_size != grub_bios::SECTOR {
+        bail!(
+            "boot disk {} has {}-byte sectors; BIOS GRUB needs 512-byte sectors",
+            disk.name,
+            disk.sector_size
+        );
+    }
+    grub_bios::install(
+        root,
+        &BiosDisk {
+            path: disk.path.clone(),
+            bios_boot_start: bios.start / grub_bios::SECTOR,
+        },
+        boot,
+        &found.kernel,
+        cmdline,
+        mkimage,
+    )
+    .with_context(|| format!("installing GRUB for BIOS on {}", disk.name))?;
+    reporter.info(&format!(
+        "GRUB installed on {} (BIOS boot partition {}, MBR)",
+        disk.name, bios.number
+    ));
     Ok(())
 }

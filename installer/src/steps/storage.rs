@@ -2,19 +2,21 @@
 //!
 //! Order: refuse disks that are in use (exclusive open) or changed since planning, wipe old
 //! signatures, write the GPT and protective MBR, tell the kernel (BLKRRPART or BLKPG) and wait
-//! for the partition nodes, format and open the LUKS containers, make the LVM physical
+//! for the partition nodes, create and start the md arrays, format and open the LUKS
+//! containers (on partitions and arrays), make the LVM physical
 //! volumes, volume groups, thin pools and logical volumes, make the filesystems, create btrfs
 //! subvolumes, mount the tree under the target root.
 //!
 //! On failure after the first write, every disk written so far is left unbootable rather than
-//! half-installed: the logical volumes are deactivated and the LUKS devices closed, then a disk
+//! half-installed: the logical volumes are deactivated, the LUKS devices closed and the md
+//! arrays stopped, then a disk
 //! that got a new table has both partition tables zeroed; a disk whose table was edited gets
 //! its original table back (removed partitions stay wiped). The error says which.
 
 use crate::disk::fstab::FstabEntry;
 use crate::disk::mount::{MountTree, Mounted};
-use crate::disk::{blkpg, gpt, luks, lvm, mkfs, wipe};
-use crate::storage::{Content, DeviceRef, DiskPlan, FsType, StoragePlan, TableAction};
+use crate::disk::{blkpg, gpt, luks, lvm, mdadm, mkfs, wipe};
+use crate::storage::{Content, DeviceRef, DiskPlan, FsType, MdArray, StoragePlan, TableAction};
 use crate::tools::{self, Tool};
 use anyhow::{Context, Result, bail};
 use std::fs::{File, OpenOptions};
@@ -59,12 +61,24 @@ pub struct MadeVolume {
     pub uuid: Option<String>,
 }
 
-/// The device-mapper devices the step activated: deactivated (volume groups, then LUKS
-/// devices) when dropped, after the mounts are gone.
+/// One md array the step created and started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MadeArray {
+    /// The array, as started (name, `/dev/mdN`, array UUID).
+    pub started: mdadm::Started,
+    /// Filesystem or swap UUID.
+    pub uuid: Option<String>,
+    /// The LUKS container on it, opened.
+    pub luks: Option<luks::Opened>,
+}
+
+/// The device-mapper devices and md arrays the step activated: deactivated (volume groups,
+/// then LUKS devices, then arrays) when dropped, after the mounts are gone.
 #[derive(Debug, Default)]
 struct Stack {
     vgs: Vec<String>,
     luks: Vec<String>,
+    arrays: Vec<PathBuf>,
 }
 
 impl Drop for Stack {
@@ -74,6 +88,9 @@ impl Drop for Stack {
         }
         for name in self.luks.iter().rev() {
             luks::close(name);
+        }
+        for node in self.arrays.iter().rev() {
+            mdadm::stop(node);
         }
     }
 }
@@ -91,6 +108,8 @@ pub struct Prepared {
     pub partitions: Vec<MadePartition>,
     /// Every new logical volume.
     pub volumes: Vec<MadeVolume>,
+    /// Every new md array.
+    pub arrays: Vec<MadeArray>,
     // Dropped in this order: unmount, then deactivate.
     mounts: MountTree,
     _stack: Stack,
@@ -101,9 +120,17 @@ pub struct Prepared {
 fn fs_device<'a>(
     partitions: &'a [MadePartition],
     volumes: &'a [MadeVolume],
+    arrays: &'a [MadeArray],
     d: &DeviceRef,
 ) -> Option<(&'a Path, Option<&'a str>)> {
     match d {
+        DeviceRef::Array { name } => arrays.iter().find(|a| a.started.name == *name).map(|a| {
+            let node = a
+                .luks
+                .as_ref()
+                .map_or(a.started.node.as_path(), |l| l.path.as_path());
+            (node, a.uuid.as_deref())
+        }),
         DeviceRef::Partition { disk, number } => partitions
             .iter()
             .find(|p| p.disk == *disk && p.number == *number)
@@ -129,7 +156,8 @@ impl Prepared {
             .mount_points()
             .into_iter()
             .filter_map(|m| {
-                let (node, uuid) = fs_device(&self.partitions, &self.volumes, &m.device)?;
+                let (node, uuid) =
+                    fs_device(&self.partitions, &self.volumes, &self.arrays, &m.device)?;
                 let mut e = FstabEntry::new(uuid?, &m.mount, m.fstype, &m.options);
                 if let DeviceRef::LogicalVolume { .. } = m.device {
                     e.spec = node.display().to_string();
@@ -141,7 +169,8 @@ impl Prepared {
 
     /// The UUID of the filesystem or swap on `d`.
     pub fn uuid_of(&self, d: &DeviceRef) -> Option<String> {
-        fs_device(&self.partitions, &self.volumes, d).and_then(|(_, u)| u.map(str::to_string))
+        fs_device(&self.partitions, &self.volumes, &self.arrays, d)
+            .and_then(|(_, u)| u.map(str::to_string))
     }
 
     /// What `root=` names: `/dev/mapper/VG-LV` for a logical volume, else `UUID=…`.
@@ -151,23 +180,33 @@ impl Prepared {
             .mount_points()
             .into_iter()
             .find(|m| m.mount == "/")?;
-        let (node, uuid) = fs_device(&self.partitions, &self.volumes, &m.device)?;
+        let (node, uuid) = fs_device(&self.partitions, &self.volumes, &self.arrays, &m.device)?;
         Some(match m.device {
             DeviceRef::LogicalVolume { .. } => node.display().to_string(),
-            DeviceRef::Partition { .. } => format!("UUID={}", uuid?),
+            DeviceRef::Partition { .. } | DeviceRef::Array { .. } => format!("UUID={}", uuid?),
         })
     }
 
+    /// Every opened LUKS container, on partitions then on arrays.
+    fn opened_luks(&self) -> impl Iterator<Item = &luks::Opened> {
+        let parts = self.partitions.iter().filter_map(|p| p.luks.as_ref());
+        parts.chain(self.arrays.iter().filter_map(|a| a.luks.as_ref()))
+    }
+
     /// Kernel arguments the image's initramfs (dracut) needs to reach the root and swap:
-    /// `rd.luks.uuid=luks-UUID` for every LUKS container, `rd.lvm.lv=VG/LV` for the root and
-    /// swap volumes.
+    /// `rd.md.uuid=UUID` for every md array (so `/boot` on RAID is there too for systems
+    /// without udev's incremental assembly), `rd.luks.uuid=luks-UUID` for every LUKS
+    /// container, `rd.lvm.lv=VG/LV` for the root and swap volumes.
     pub fn kernel_args(&self) -> Vec<String> {
         let mut out: Vec<String> = self
-            .partitions
+            .arrays
             .iter()
-            .filter_map(|p| p.luks.as_ref())
-            .map(|l| format!("rd.luks.uuid={}", l.name))
+            .map(|a| format!("rd.md.uuid={}", a.started.uuid))
             .collect();
+        out.extend(
+            self.opened_luks()
+                .map(|l| format!("rd.luks.uuid={}", l.name)),
+        );
         for m in self.plan.mount_points() {
             if let DeviceRef::LogicalVolume { vg, lv } = &m.device {
                 if m.mount == "/" || m.mount == "swap" {
@@ -182,9 +221,7 @@ impl Prepared {
     /// as `luks-UUID` with the passphrase asked at boot.
     pub fn crypttab(&self) -> Option<String> {
         let lines: Vec<String> = self
-            .partitions
-            .iter()
-            .filter_map(|p| p.luks.as_ref())
+            .opened_luks()
             .map(|l| format!("{} UUID={} none luks\n", l.name, l.uuid))
             .collect();
         (!lines.is_empty()).then(|| {
@@ -193,6 +230,32 @@ impl Prepared {
                 lines.concat()
             )
         })
+    }
+
+    /// `mdadm.conf` of the new system (None without arrays): an `ARRAY` line per array, by
+    /// UUID, named `/dev/md/NAME`.
+    pub fn mdadm_conf(&self) -> Option<String> {
+        let lines: Vec<String> = self
+            .plan
+            .md_arrays
+            .iter()
+            .filter_map(|a| {
+                let made = self.arrays.iter().find(|m| m.started.name == a.name)?;
+                Some(mdadm::conf_line(a, &made.started))
+            })
+            .collect();
+        (!lines.is_empty()).then(|| {
+            format!(
+                "# mdadm.conf written by kickstand-installer; arrays by UUID (mdadm --detail \
+                 --scan)\n{}",
+                lines.concat()
+            )
+        })
+    }
+
+    /// The started array `name`.
+    pub fn array(&self, name: &str) -> Option<&MadeArray> {
+        self.arrays.iter().find(|a| a.started.name == name)
     }
 
     /// Mounted directories, in mount order.
@@ -218,6 +281,9 @@ pub fn needed_tools(plan: &StoragePlan) -> Vec<Tool> {
     if plan.volume_groups.iter().any(|vg| vg.thin_pool.is_some()) {
         out.push(tools::THIN_CHECK);
     }
+    if !plan.md_arrays.is_empty() {
+        out.push(tools::MDADM);
+    }
     for (_, content) in plan.devices() {
         if let Content::Encrypted { .. } = content {
             if !out.contains(&tools::CRYPTSETUP) {
@@ -225,7 +291,10 @@ pub fn needed_tools(plan: &StoragePlan) -> Vec<Tool> {
             }
         }
         let t: &[Tool] = match content.opened() {
-            Content::BiosBoot | Content::PhysicalVolume { .. } | Content::Encrypted { .. } => &[],
+            Content::BiosBoot
+            | Content::PhysicalVolume { .. }
+            | Content::RaidMember { .. }
+            | Content::Encrypted { .. } => &[],
             Content::Swap { .. } => &[tools::MKSWAP],
             Content::Filesystem(fs) => match fs.fstype {
                 FsType::Xfs => &[tools::MKFS_XFS],
@@ -307,7 +376,7 @@ pub fn run(plan: &StoragePlan, options: &Options) -> Result<Prepared> {
         open.push(Open { file, undo });
     }
     let mut made = Vec::new();
-    let result = (|| -> Result<(MountTree, Stack, Vec<MadeVolume>)> {
+    let result = (|| -> Result<(MountTree, Stack, Vec<MadeVolume>, Vec<MadeArray>)> {
         for (disk, o) in plan.disks.iter().zip(open.iter_mut()) {
             made.extend(partition(disk, &mut o.file)?);
         }
@@ -324,17 +393,19 @@ pub fn run(plan: &StoragePlan, options: &Options) -> Result<Prepared> {
         format_partitions(plan, &mut made)?;
         // On an error below, `stack` is dropped here first: volumes deactivated, LUKS closed.
         let mut stack = Stack::default();
-        let mut volumes = mapped_devices(plan, &mut made, &mut stack)?;
-        format_mapped(plan, &mut made, &mut volumes)?;
-        let mounts = mount_tree(plan, &made, &volumes, options)?;
-        Ok((mounts, stack, volumes))
+        let mut arrays = md_arrays(plan, &made, &mut stack)?;
+        let mut volumes = mapped_devices(plan, &mut made, &mut arrays, &mut stack)?;
+        format_mapped(plan, &mut made, &mut volumes, &mut arrays)?;
+        let mounts = mount_tree(plan, &made, &volumes, &arrays, options)?;
+        Ok((mounts, stack, volumes, arrays))
     })();
     match result {
-        Ok((mounts, stack, volumes)) => Ok(Prepared {
+        Ok((mounts, stack, volumes, arrays)) => Ok(Prepared {
             plan: plan.clone(),
             target: options.target.clone(),
             partitions: made,
             volumes,
+            arrays,
             mounts,
             _stack: stack,
         }),
@@ -394,13 +465,65 @@ fn partition(disk: &DiskPlan, file: &mut File) -> Result<Vec<MadePartition>> {
         .collect())
 }
 
-/// Formats and opens the LUKS containers, then makes the volume groups and their volumes;
-/// each activated device goes onto `stack` as soon as it exists.
+/// Creates and starts the md arrays over their member partitions; each goes onto `stack` as
+/// soon as it runs.
+fn md_arrays(
+    plan: &StoragePlan,
+    made: &[MadePartition],
+    stack: &mut Stack,
+) -> Result<Vec<MadeArray>> {
+    let mut out = Vec::new();
+    for array in &plan.md_arrays {
+        let members = array
+            .members
+            .iter()
+            .map(|m| {
+                made.iter()
+                    .find(|p| p.disk == m.disk && p.number == m.number)
+                    .map(|p| p.node.clone())
+                    .context("partition node missing")
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let started = mdadm::create(array, &members)
+            .with_context(|| format!("creating the RAID array {}", array.name))?;
+        tracing::info!(array = %array.name, node = %started.node.display(), uuid = %started.uuid, "md array started");
+        stack.arrays.push(started.node.clone());
+        out.push(MadeArray {
+            started,
+            uuid: None,
+            luks: None,
+        });
+    }
+    Ok(out)
+}
+
+/// The array `a` of the plan, as made.
+fn made_array<'a>(arrays: &'a mut [MadeArray], a: &MdArray) -> Result<&'a mut MadeArray> {
+    arrays
+        .iter_mut()
+        .find(|m| m.started.name == a.name)
+        .with_context(|| format!("RAID array {} missing", a.name))
+}
+
+/// Formats and opens the LUKS containers (on partitions and arrays), then makes the volume
+/// groups and their volumes; each activated device goes onto `stack` as soon as it exists.
 fn mapped_devices(
     plan: &StoragePlan,
     made: &mut [MadePartition],
+    arrays: &mut [MadeArray],
     stack: &mut Stack,
 ) -> Result<Vec<MadeVolume>> {
+    for a in &plan.md_arrays {
+        let Content::Encrypted { luks: l, .. } = &a.content else {
+            continue;
+        };
+        let m = made_array(arrays, a)?;
+        let opened = luks::format_and_open(l, &m.started.node)
+            .with_context(|| format!("encrypting the RAID array {}", a.name))?;
+        tracing::info!(device = %opened.path.display(), "LUKS container opened");
+        stack.luks.push(opened.name.clone());
+        m.luks = Some(opened);
+    }
     for disk in &plan.disks {
         for p in &disk.partitions {
             let Content::Encrypted { luks: l, .. } = &p.content else {
@@ -472,7 +595,19 @@ fn format_mapped(
     plan: &StoragePlan,
     made: &mut [MadePartition],
     volumes: &mut [MadeVolume],
+    arrays: &mut [MadeArray],
 ) -> Result<()> {
+    for a in &plan.md_arrays {
+        let m = made_array(arrays, a)?;
+        let what = format!("RAID array {}", a.name);
+        let (node, content) = match (&a.content, &m.luks) {
+            (Content::Encrypted { inner, .. }, Some(l)) => (l.path.clone(), inner.as_ref()),
+            (Content::Encrypted { .. }, None) => bail!("{what}: LUKS device missing"),
+            (c, _) => (m.started.node.clone(), c),
+        };
+        m.uuid =
+            mkfs::make_on(content, &node, &what).with_context(|| format!("formatting {what}"))?;
+    }
     for disk in &plan.disks {
         for p in &disk.partitions {
             let Content::Encrypted { inner, .. } = &p.content else {
@@ -508,16 +643,18 @@ fn mount_tree(
     plan: &StoragePlan,
     made: &[MadePartition],
     volumes: &[MadeVolume],
+    arrays: &[MadeArray],
     options: &Options,
 ) -> Result<MountTree> {
     let mut tree = MountTree::default();
     for m in plan.mount_points() {
         let Some(fstype) = m.fstype else { continue };
-        if fstype == FsType::Vfat && !options.mount_esp {
+        let on_array = matches!(m.device, DeviceRef::Array { .. });
+        if fstype == FsType::Vfat && !options.mount_esp && !on_array {
             tracing::info!(mount = %m.mount, "not mounting the ESP on the host (written with mtools)");
             continue;
         }
-        let (node, _) = fs_device(made, volumes, &m.device)
+        let (node, _) = fs_device(made, volumes, arrays, &m.device)
             .with_context(|| format!("no device was made for {}", m.device))?;
         let target = options.target.join(m.mount.trim_start_matches('/'));
         tree.push(Mounted::mount(node, &target, fstype.name(), &m.options)?);
@@ -526,11 +663,22 @@ fn mount_tree(
 }
 
 /// Writes the storage configuration the new system needs besides `/etc/fstab`:
-/// `/etc/crypttab` when there are LUKS containers.
+/// `/etc/crypttab` when there are LUKS containers, `mdadm.conf` when there are md arrays
+/// (`/etc/mdadm/mdadm.conf` where the image has `/etc/mdadm`, as Debian; else
+/// `/etc/mdadm.conf`, as Fedora and RHEL).
 pub fn write_config(root: &crate::deploy::TargetRoot, prepared: &Prepared) -> Result<()> {
     if let Some(text) = prepared.crypttab() {
         root.write("/etc/crypttab", text.as_bytes(), 0o600)
             .context("writing /etc/crypttab")?;
+    }
+    if let Some(text) = prepared.mdadm_conf() {
+        let path = if root.exists("/etc/mdadm") {
+            "/etc/mdadm/mdadm.conf"
+        } else {
+            "/etc/mdadm.conf"
+        };
+        root.write(path, text.as_bytes(), 0o644)
+            .with_context(|| format!("writing {path}"))?;
     }
     Ok(())
 }
@@ -539,6 +687,7 @@ pub fn write_config(root: &crate::deploy::TargetRoot, prepared: &Prepared) -> Re
 /// written: with `load` (PID 1 of the installer initramfs) the modules are loaded first; on a
 /// host whose kernel lacks them the install is refused.
 pub fn check_kernel(plan: &StoragePlan, load: bool) -> Result<()> {
+    check_md(plan, load)?;
     if !plan.needs_device_mapper() {
         return Ok(());
     }
@@ -579,6 +728,54 @@ pub fn check_kernel(plan: &StoragePlan, load: bool) -> Result<()> {
              LVM and LUKS layouts are installed from Kickstand's installer initramfs, or on a \
              host whose kernel has device-mapper (modprobe {}); nothing was written",
             if encrypted { "LUKS" } else { "LVM" },
+            missing.join(", "),
+            missing.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// The md driver and the RAID personalities `plan`'s arrays need, loaded first with `load`.
+fn check_md(plan: &StoragePlan, load: bool) -> Result<()> {
+    use crate::storage::request::RaidLevel;
+    if plan.md_arrays.is_empty() {
+        return Ok(());
+    }
+    let mut required = vec!["md_mod"];
+    for a in &plan.md_arrays {
+        let personality = match a.level {
+            RaidLevel::Raid0 => "raid0",
+            RaidLevel::Raid1 => "raid1",
+            RaidLevel::Raid4 | RaidLevel::Raid5 | RaidLevel::Raid6 => "raid456",
+            RaidLevel::Raid10 => "raid10",
+        };
+        if !required.contains(&personality) {
+            required.push(personality);
+        }
+    }
+    if load {
+        let dir = crate::pid1::kmod::modules_dir();
+        let mut modules = crate::pid1::kmod::Modules::open(&dir)?;
+        for m in &required {
+            modules.load(m);
+        }
+    }
+    // A personality built into the kernel has no /sys/module entry; /proc/mdstat lists it.
+    let mdstat = std::fs::read_to_string("/proc/mdstat").unwrap_or_default();
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|m| {
+            let personality = if *m == "raid456" { "raid5" } else { m };
+            !Path::new("/sys/module").join(m).exists()
+                && !mdstat.contains(&format!("[{personality}]"))
+        })
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "this layout needs software RAID (md), and this kernel has no {} in /sys/module: \
+             RAID layouts are installed from Kickstand's installer initramfs, or on a host \
+             whose kernel has md (modprobe {}); nothing was written",
             missing.join(", "),
             missing.join(" ")
         );

@@ -483,8 +483,8 @@ mod tests {
         assert_eq!(r.logvols.len(), 1, "only /e is a request");
     }
 
-    /// The planner does not lay out LVM or RAID yet: every such kickstart is refused before
-    /// anything is written, naming the command and its line.
+    /// The planner does not lay out manual LVM (nor arrays as physical volumes) yet: every
+    /// such kickstart is refused before anything is written, naming the command and its line.
     #[test]
     fn planner_refuses_lvm_and_raid_naming_the_line() {
         let e = plan_error(LVM);
@@ -495,10 +495,14 @@ mod tests {
         assert!(!e.contains("hunter22"), "{e}");
         let e = plan_error(
             "reqpart\npart raid.01 --size=1000\npart raid.02 --size=1000\n\
-             raid / --level=1 --device=md0 raid.01 raid.02\n",
+             raid pv.01 --level=1 --device=md0 raid.01 raid.02\nvolgroup vg pv.01\n\
+             logvol / --vgname=vg --name=root --size=1000\n",
         );
         assert!(
-            e.contains("part raid.01 (line 2) is not supported yet"),
+            e.contains(
+                "raid pv.01 --device=md0 (an array as an LVM physical volume) (line 4) is not \
+                 supported yet"
+            ),
             "{e}"
         );
         let e = plan_error("reqpart\npart / --size=1000\nvolgroup vg --useexisting\n");

@@ -1,7 +1,7 @@
 //! The planner's output: which disks get which partitions and filesystems. Printable
 //! ([`super::report`]) and carried out by [`crate::steps::storage`].
 
-use super::request::{BootLocation, Origin};
+use super::request::{BootLocation, Origin, RaidLevel};
 use crate::hardware::{ExistingPartition, Firmware};
 use std::path::PathBuf;
 
@@ -23,6 +23,62 @@ pub struct StoragePlan {
     /// LVM volume groups made on the new partitions (their physical volumes are partitions
     /// whose content is [`Content::PhysicalVolume`], possibly inside [`Content::Encrypted`]).
     pub volume_groups: Vec<VolumeGroup>,
+    /// Software RAID (md) arrays over new partitions (their members are partitions whose
+    /// content is [`Content::RaidMember`]).
+    pub md_arrays: Vec<MdArray>,
+}
+
+/// A software RAID (md) array, sized at planning from its smallest member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MdArray {
+    /// `raid --device=` (`md0`, `root`): `/dev/mdN` for `mdN`, else `/dev/md/NAME`.
+    pub name: String,
+    /// RAID level.
+    pub level: RaidLevel,
+    /// Superblock format: `1.0` (at the end: firmware and boot loaders read a member as a
+    /// plain filesystem) for `/boot` and `/boot/efi`, `1.2` (4 KiB from the start) otherwise.
+    pub metadata: &'static str,
+    /// Member partitions, in the `raid` command's order (spares last).
+    pub members: Vec<MdMember>,
+    /// How many of the members are spares.
+    pub spares: u64,
+    /// `--chunksize` in KiB (striped levels), None for mdadm's default (512 KiB).
+    pub chunk_kib: Option<u64>,
+    /// Usable bytes of the array (approximate: mdadm's reservation for its superblock and
+    /// bitmap is estimated).
+    pub size: u64,
+    /// What goes onto the array.
+    pub content: Content,
+    /// The `raid` command it comes from.
+    pub origin: Origin,
+}
+
+/// One member partition of an md array.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MdMember {
+    /// Its `raid.N` name in the kickstart.
+    pub name: String,
+    /// Disk kernel name.
+    pub disk: String,
+    /// Partition number.
+    pub number: u32,
+}
+
+impl MdArray {
+    /// The node `mdadm --create` is given (`/dev/mdN` or `/dev/md/NAME`).
+    pub fn node(&self) -> PathBuf {
+        if is_md_number(&self.name) {
+            PathBuf::from("/dev").join(&self.name)
+        } else {
+            PathBuf::from("/dev/md").join(&self.name)
+        }
+    }
+}
+
+/// `md0`, `md127`: names the kernel uses for numbered arrays.
+pub fn is_md_number(name: &str) -> bool {
+    name.strip_prefix("md")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// An LVM volume group and its logical volumes, sizes decided at planning.
@@ -175,6 +231,13 @@ pub enum Content {
     PhysicalVolume {
         /// Volume group name.
         vg: String,
+    },
+    /// A member of the md array `array` (the kickstart's `raid.N` name `member`).
+    RaidMember {
+        /// `raid --device=` of the array.
+        array: String,
+        /// The `part raid.N` name.
+        member: String,
     },
     /// A LUKS container; `inner` goes onto the opened device (`/dev/mapper/luks-UUID`).
     Encrypted {
@@ -335,6 +398,11 @@ pub enum DeviceRef {
         /// Logical volume.
         lv: String,
     },
+    /// An md array (or the LUKS device opened on it).
+    Array {
+        /// `raid --device=`.
+        name: String,
+    },
 }
 
 impl std::fmt::Display for DeviceRef {
@@ -342,6 +410,7 @@ impl std::fmt::Display for DeviceRef {
         match self {
             DeviceRef::Partition { disk, number } => write!(f, "{disk} partition {number}"),
             DeviceRef::LogicalVolume { vg, lv } => write!(f, "logical volume {vg}/{lv}"),
+            DeviceRef::Array { name } => write!(f, "RAID array {name}"),
         }
     }
 }
@@ -371,7 +440,10 @@ impl StoragePlan {
                 options: options.unwrap_or_else(|| "defaults".into()),
             };
             match content.opened() {
-                Content::BiosBoot | Content::PhysicalVolume { .. } | Content::Encrypted { .. } => {}
+                Content::BiosBoot
+                | Content::PhysicalVolume { .. }
+                | Content::RaidMember { .. }
+                | Content::Encrypted { .. } => {}
                 Content::Swap { .. } => out.push(entry("swap", None, None)),
                 Content::Filesystem(fs) => {
                     if let Some(m) = &fs.mount {
@@ -398,7 +470,8 @@ impl StoragePlan {
         out
     }
 
-    /// Every partition and logical volume with its content, partitions first in disk order.
+    /// Every partition, md array and logical volume with its content, partitions first in disk
+    /// order, then arrays, then logical volumes.
     pub fn devices(&self) -> Vec<(DeviceRef, &Content)> {
         let parts = self.disks.iter().flat_map(|d| {
             d.partitions.iter().map(move |p| {
@@ -418,7 +491,13 @@ impl StoragePlan {
                 (r, &lv.content)
             })
         });
-        parts.chain(lvs).collect()
+        let arrays = self.md_arrays.iter().map(|a| {
+            let r = DeviceRef::Array {
+                name: a.name.clone(),
+            };
+            (r, &a.content)
+        });
+        parts.chain(arrays).chain(lvs).collect()
     }
 
     /// The size of the filesystem that holds `/` (a LUKS header subtracted).
@@ -443,7 +522,9 @@ impl StoragePlan {
             .iter()
             .flat_map(|vg| &vg.volumes)
             .map(|lv| (lv.size, &lv.content));
+        let arrays = self.md_arrays.iter().map(|a| (a.size, &a.content));
         parts
+            .chain(arrays)
             .chain(lvs)
             .find(|(_, c)| holds_root(c))
             .map(|(size, c)| size.saturating_sub(header(c)))
@@ -458,9 +539,46 @@ impl StoragePlan {
     pub fn needs_device_mapper(&self) -> bool {
         !self.volume_groups.is_empty()
             || self
-                .disks
+                .devices()
                 .iter()
-                .flat_map(|d| &d.partitions)
-                .any(|p| matches!(p.content, Content::Encrypted { .. }))
+                .any(|(_, c)| matches!(c, Content::Encrypted { .. }))
+    }
+
+    /// The md array `name`.
+    pub fn md_array(&self, name: &str) -> Option<&MdArray> {
+        self.md_arrays.iter().find(|a| a.name == name)
+    }
+
+    /// The md array holding the filesystem mounted at `mount`, if that is on an array.
+    pub fn array_for_mount(&self, mount: &str) -> Option<&MdArray> {
+        let m = self.mount_points().into_iter().find(|m| m.mount == mount)?;
+        match m.device {
+            DeviceRef::Array { name } => self.md_array(&name),
+            _ => None,
+        }
+    }
+
+    /// The disks the boot loader goes onto: the boot disk and, when the filesystem the boot
+    /// loader reads (`/boot`, else `/`; the ESP under UEFI) is a RAID array, every disk holding
+    /// one of its members, so any one of them boots.
+    pub fn boot_disks(&self) -> Vec<String> {
+        let Some(first) = &self.boot_disk else {
+            return Vec::new();
+        };
+        let mut out = vec![first.clone()];
+        let read_by_loader = match self.firmware {
+            Firmware::Uefi => self.array_for_mount("/boot/efi"),
+            Firmware::Bios => self
+                .array_for_mount("/boot")
+                .or_else(|| self.array_for_mount("/")),
+        };
+        if let Some(a) = read_by_loader.filter(|a| a.level == RaidLevel::Raid1) {
+            for m in &a.members {
+                if !out.contains(&m.disk) {
+                    out.push(m.disk.clone());
+                }
+            }
+        }
+        out
     }
 }

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod luks;
 pub mod lvm;
 pub mod plan;
+pub mod raid;
 pub mod report;
 pub mod request;
 mod select;
@@ -20,8 +21,9 @@ mod select;
 pub use error::PlanError;
 pub use from_kickstart::plan;
 pub use layout::{
-    Content, DeviceRef, DiskPlan, Filesystem, FsType, ImageCheck, LogicalVolume, Luks, MountPoint,
-    PlannedPartition, Secret, StoragePlan, Subvolume, TableAction, ThinPool, VolumeGroup,
+    Content, DeviceRef, DiskPlan, Filesystem, FsType, ImageCheck, LogicalVolume, Luks, MdArray,
+    MdMember, MountPoint, PlannedPartition, Secret, StoragePlan, Subvolume, TableAction, ThinPool,
+    VolumeGroup,
 };
 pub use plan::{ImageFacts, plan_request, recommended_swap};
 pub use request::StorageRequest;

@@ -8,11 +8,13 @@ use super::layout::{
     Content, DiskPlan, Filesystem, FsType, ImageCheck, PlannedPartition, StoragePlan, Subvolume,
     TableAction,
 };
-use super::request::{AutoKind, AutoPart, BootLocation, Origin, PartRequest, StorageRequest};
+use super::request::{
+    AutoKind, AutoPart, BootLocation, Origin, PartRequest, RaidRequest, StorageRequest,
+};
 use super::select::{
     Selection, check_list, check_writable, refuse_boot_medium, resolve, select, table_action,
 };
-use super::{luks, lvm};
+use super::{luks, lvm, raid};
 use crate::hardware::{Firmware, Hardware};
 use crate::units::{GIB, MIB, align_down, align_up};
 use std::collections::BTreeMap;
@@ -138,6 +140,7 @@ pub fn plan_request(
             .expect("autopart planned the physical volume partition");
         volume_groups.push(lvm::volume_group(p, pv.size)?);
     }
+    let md_arrays = raid::arrays(req, &disks)?;
     let mut plan = StoragePlan {
         firmware: hw.firmware,
         disks,
@@ -147,7 +150,9 @@ pub fn plan_request(
         boot_location: req.bootloader.location,
         image: ImageCheck::NotKnown,
         volume_groups,
+        md_arrays,
     };
+    check_boot_disks(&plan)?;
     if let (Some(compressed), Some(root)) = (image.compressed_size, plan.root_size()) {
         let needed = compressed * IMAGE_MARGIN;
         if root < needed {
@@ -173,10 +178,11 @@ fn check_supported(req: &StorageRequest) -> Result<(), PlanError> {
         return unsupported(u.what.clone(), u.origin);
     }
     if let Some(auto) = &req.autopart {
-        if !req.parts.is_empty() || req.reqpart.is_some() {
+        if !req.parts.is_empty() || req.reqpart.is_some() || !req.raids.is_empty() {
             return Err(PlanError::Invalid {
                 origin: auto.origin,
-                message: "autopart cannot be combined with part or reqpart (use one or the other)"
+                message: "autopart cannot be combined with part, raid or reqpart (use one or \
+                          the other)"
                     .into(),
             });
         }
@@ -189,7 +195,7 @@ fn check_supported(req: &StorageRequest) -> Result<(), PlanError> {
     }
     for p in &req.parts {
         let m = p.mntpoint.as_str();
-        if m.starts_with("raid.") || m.starts_with("pv.") || m.starts_with("btrfs.") {
+        if m.starts_with("pv.") || m.starts_with("btrfs.") {
             return unsupported(format!("part {m}"), p.origin);
         }
     }
@@ -476,8 +482,9 @@ fn parts(
 ) -> Result<Vec<Req>, PlanError> {
     let mut out = Vec::new();
     let mut mounts: BTreeMap<String, Origin> = BTreeMap::new();
+    let owners = raid::owners(req)?;
     for p in &req.parts {
-        let r = part(p, hw, sel, boot_disk)?;
+        let r = part(p, hw, sel, boot_disk, &owners)?;
         let mount = match r.content.opened() {
             Content::Filesystem(fs) => fs.mount.clone(),
             _ => None,
@@ -492,6 +499,17 @@ fn parts(
             }
         }
         out.push(r);
+    }
+    for r in &req.raids {
+        if r.mntpoint.starts_with('/') {
+            if let Some(first) = mounts.insert(r.mntpoint.clone(), r.origin) {
+                return Err(PlanError::DuplicateMount {
+                    mount: r.mntpoint.clone(),
+                    first,
+                    second: r.origin,
+                });
+            }
+        }
     }
     let has = |out: &[Req], guid: &str| out.iter().any(|r| r.type_guid == guid);
     if let Some(rp) = req.reqpart {
@@ -541,6 +559,7 @@ fn part(
     hw: &Hardware,
     sel: &Selection,
     boot_disk: usize,
+    owners: &BTreeMap<String, &RaidRequest>,
 ) -> Result<Req, PlanError> {
     let m = p.mntpoint.as_str();
     let what = format!("part {m}");
@@ -590,9 +609,31 @@ fn part(
         max: p.maxsize_mib.map(|m| m * MIB),
         min,
     };
-    let (type_guid, name, content, base, min, rank) = if m == "biosboot"
-        || fstype == Some("biosboot")
-    {
+    let (type_guid, name, content, base, min, rank) = if let Some(r) = owners.get(m) {
+        if p.encryption.is_some() {
+            return Err(invalid(
+                p.origin,
+                format!(
+                    "{what} --encrypted: encrypt the array instead (`raid … --encrypted`), as \
+                     Anaconda does; its members hold md's superblock"
+                ),
+            ));
+        }
+        let content = Content::RaidMember {
+            array: r.device.clone(),
+            member: m.to_string(),
+        };
+        let base = need_size(None)?;
+        let min = Some((4 * MIB, "an md member"));
+        (
+            raid::member_type(r),
+            format!("raid-{}", r.device),
+            content,
+            base,
+            min,
+            raid::member_rank(r),
+        )
+    } else if m == "biosboot" || fstype == Some("biosboot") {
         let base = need_size(Some(BIOS_BOOT_SIZE))?;
         (
             guid::BIOS_BOOT,
@@ -715,6 +756,43 @@ fn part(
         content,
         rank,
     })
+}
+
+/// With `/boot` (or the root holding it, or the ESP) on a RAID1 array, the boot loader goes
+/// onto every disk holding a member: under BIOS each such disk needs its own BIOS boot
+/// partition for GRUB's core image.
+fn check_boot_disks(plan: &StoragePlan) -> Result<(), PlanError> {
+    if plan.firmware != Firmware::Bios {
+        return Ok(());
+    }
+    let Some(array) = plan
+        .array_for_mount("/boot")
+        .or_else(|| plan.array_for_mount("/"))
+    else {
+        return Ok(());
+    };
+    for name in plan.boot_disks() {
+        let Some(disk) = plan.disks.iter().find(|d| d.name == name) else {
+            continue;
+        };
+        if !disk
+            .partitions
+            .iter()
+            .any(|p| p.content == Content::BiosBoot)
+        {
+            return Err(invalid(
+                array.origin,
+                format!(
+                    "RAID device {} holds /boot on disks {}: GRUB goes onto each of them so \
+                     either boots alone, and BIOS firmware needs a BIOS boot partition on {name} \
+                     for it (add `part biosboot --fstype=biosboot --size=1 --ondisk={name}`)",
+                    array.name,
+                    plan.boot_disks().join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The largest 1 MiB-aligned free region between `kept` partitions.

@@ -53,6 +53,9 @@ pub fn render(plan: &StoragePlan) -> String {
         }
         print_table(&mut out, &rows);
     }
+    if !plan.md_arrays.is_empty() {
+        md_arrays(&mut out, plan);
+    }
     for vg in &plan.volume_groups {
         volume_group(&mut out, plan, vg);
     }
@@ -97,11 +100,12 @@ pub fn render(plan: &StoragePlan) -> String {
         let _ = writeln!(out, "Left untouched: {}", plan.untouched.join(", "));
     }
     match &plan.boot_disk {
-        Some(d) => {
+        Some(_) => {
             let location = format!("{:?}", plan.boot_location).to_lowercase();
             let _ = writeln!(
                 out,
-                "Boot loader: on {d} (bootloader --location={location})"
+                "Boot loader: on {} (bootloader --location={location})",
+                plan.boot_disks().join(", ")
             );
         }
         None => {
@@ -150,6 +154,11 @@ fn cells(content: &Content) -> (String, String, Option<String>) {
             (f.fstype.to_string(), mounts.join(", "), f.label.clone())
         }
         Content::PhysicalVolume { vg } => ("LVM PV".into(), format!("(volume group {vg})"), None),
+        Content::RaidMember { array, member } => (
+            "md member".into(),
+            format!("(RAID device {array}, {member})"),
+            None,
+        ),
         Content::Encrypted { luks, inner } => {
             let (fs, mount, label) = cells(inner);
             (
@@ -227,6 +236,43 @@ LVM volume group {} — {}, {} extents, on {}",
             lv.name.clone(),
             size,
             format!("/dev/mapper/{}", vg.mapper_name(&lv.name)),
+            fs,
+            mount,
+            label.unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    print_table(out, &rows);
+}
+
+/// The md arrays: level, size, metadata, node and members, and what goes onto each.
+fn md_arrays(out: &mut String, plan: &StoragePlan) {
+    let _ = writeln!(out, "\nSoftware RAID (md) arrays");
+    let mut rows = vec![[
+        "ARRAY".to_string(),
+        "LEVEL".into(),
+        "SIZE".into(),
+        "METADATA".into(),
+        "MEMBERS".into(),
+        "FILESYSTEM".into(),
+        "MOUNT POINT".into(),
+        "LABEL".into(),
+    ]];
+    for a in &plan.md_arrays {
+        let (fs, mount, label) = cells(&a.content);
+        let mut members: Vec<String> = a
+            .members
+            .iter()
+            .map(|m| format!("{}{}", m.disk, m.number))
+            .collect();
+        if a.spares > 0 {
+            members.push(format!("({} spare)", a.spares));
+        }
+        rows.push([
+            a.node().display().to_string(),
+            a.level.name(),
+            human(a.size),
+            a.metadata.to_string(),
+            members.join(" "),
             fs,
             mount,
             label.unwrap_or_else(|| "-".into()),

@@ -173,10 +173,26 @@ pub fn summary(plan: &StoragePlan) -> Vec<String> {
             }));
             format!("vg {} {}M: {}", vg.name, vg.size / MIB, vols.join(" | "))
         }))
+        .chain(plan.md_arrays.iter().map(|a| {
+            let members: Vec<String> = a
+                .members
+                .iter()
+                .map(|m| format!("{}{}", m.disk, m.number))
+                .collect();
+            format!(
+                "md {} {} {} {}M [{}]: {}",
+                a.name,
+                a.level.name(),
+                a.metadata,
+                a.size / MIB,
+                members.join(" "),
+                content(&a.content)
+            )
+        }))
         .collect()
 }
 
-/// `bios`, `swap`, `/boot xfs`, `btrfs root@/ home@/home`, `pv(vg)`, `luks2(/ xfs)`.
+/// `bios`, `swap`, `/boot xfs`, `btrfs root@/ home@/home`, `pv(vg)`, `md(array)`, `luks2(/ xfs)`.
 fn content(c: &Content) -> String {
     match c {
         Content::BiosBoot => "bios".to_string(),
@@ -192,6 +208,7 @@ fn content(c: &Content) -> String {
             s
         }
         Content::PhysicalVolume { vg } => format!("pv({vg})"),
+        Content::RaidMember { array, .. } => format!("md({array})"),
         Content::Encrypted { luks, inner } => format!("{}({})", luks.version, content(inner)),
     }
 }
