@@ -16,6 +16,7 @@ use kickstand_tests::{
 use qemu_harness::gate;
 
 const GIB: u64 = 1 << 30;
+const MIB: u64 = 1 << 20;
 
 /// The stand-in: fails (exit 3) on anything bootc would not be given, records what it saw in
 /// the stateroot's `var/lib/stand-in-bootc/`, writes a deployment.
@@ -24,7 +25,7 @@ set -eu
 fail() { echo "stand-in bootc: $*" >&2; exit 3; }
 [ "${1:-}" = install ] && [ "${2:-}" = to-filesystem ] || fail "expected 'install to-filesystem', got: $*"
 shift 2
-src= tgt= transport= stateroot=default kargs= target=
+src= tgt= transport= stateroot=default kargs= target= bootloader=
 while [ $# -gt 0 ]; do
   case "$1" in
     --source-imgref) src=$2; shift 2 ;;
@@ -32,6 +33,9 @@ while [ $# -gt 0 ]; do
     --target-transport) transport=$2; shift 2 ;;
     --stateroot) stateroot=$2; shift 2 ;;
     --karg) kargs="$kargs $2"; shift 2 ;;
+    --bootloader)
+      case "$2" in grub|systemd|none) bootloader=$2 ;; *) fail "--bootloader $2 is not grub, systemd or none" ;; esac
+      shift 2 ;;
     --*) fail "unknown option $1" ;;
     *) [ -z "$target" ] || fail "two targets"; target=$1; shift ;;
   esac
@@ -71,7 +75,7 @@ printf 'title stand-in\nlinux /ostree/%s/vmlinuz\noptions ostree=/ostree/boot.1/
   "$sum" "$stateroot" "$sum" "$kargs" > /target/boot/loader/entries/ostree-1.conf
 r=$s/var/lib/stand-in-bootc
 printf '%s\n' "source=$src" "target-imgref=$tgt" "target-transport=$transport" \
-  "stateroot=$stateroot" "kargs=$kargs" "blobs=$n" > "$r/args"
+  "stateroot=$stateroot" "kargs=$kargs" "bootloader=$bootloader" "blobs=$n" > "$r/args"
 env | sort > "$r/env"
 grep " /target" /proc/mounts > "$r/mounts" || true
 echo "stand-in bootc: deployed $d"
@@ -217,6 +221,7 @@ fn a_bootc_image_is_installed_by_its_own_bootc_then_configured_in_the_deployment
         record.contains("kargs= quiet console=ttyS0,115200\n"),
         "{record}"
     );
+    assert!(record.contains("bootloader=\n"), "bootc chooses: {record}");
     let env = std::fs::read_to_string(s.join("var/lib/stand-in-bootc/env")).unwrap();
     assert!(env.contains("PATH=/usr/local/sbin:"), "{env}");
     let mounts = std::fs::read_to_string(s.join("var/lib/stand-in-bootc/mounts")).unwrap();
@@ -398,4 +403,298 @@ fn a_target_bootc_cannot_follow_is_refused_before_the_disk() {
     let mut head = vec![0u8; 1 << 20];
     std::io::Read::read_exact(&mut std::fs::File::open(&disk).unwrap(), &mut head).unwrap();
     assert!(head.iter().all(|b| *b == 0), "the disk was written to");
+}
+
+/// Whether a line of `text` has `a`, then a loop device number, then `b` (messages name disks
+/// by their kernel names; `vda` is only the kickstart's alias).
+fn has(text: &str, a: &str, b: &str) -> bool {
+    text.lines().any(|l| {
+        l.split(a).skip(1).any(|rest| {
+            rest.trim_start_matches(|c: char| c.is_ascii_digit())
+                .starts_with(b)
+        })
+    })
+}
+
+/// The swap line of the fstab the CLI prints: its UUID.
+fn fstab_swap_uuid(text: &str) -> String {
+    let fstab = text
+        .split("/etc/fstab for the new system:")
+        .nth(1)
+        .expect("the CLI prints the fstab");
+    fstab
+        .lines()
+        .find(|l| l.split_whitespace().nth(2) == Some("swap"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|s| s.strip_prefix("UUID="))
+        .expect("a swap line by UUID")
+        .to_string()
+}
+
+/// `blkid -p` of the region `(start, size)` of `disk`: `TYPE=…`, `UUID=…` lines (empty when
+/// it holds no signature).
+fn probe(disk: &Path, (start, size): (u64, u64)) -> String {
+    let out = std::process::Command::new("blkid")
+        .args([
+            "-p",
+            "-o",
+            "export",
+            "-O",
+            &start.to_string(),
+            "-S",
+            &size.to_string(),
+        ])
+        .arg(disk)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Partition numbers of `disk`'s GPT (empty when it has none).
+fn partition_numbers(disk: &Path) -> Vec<String> {
+    let out = std::process::Command::new("sfdisk")
+        .arg("--json")
+        .arg(disk)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    json["partitiontable"]["partitions"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p["node"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A work directory with the stand-in bootc image and a blank 3 GiB disk.
+struct Bench {
+    work: tempfile::TempDir,
+    layout: PathBuf,
+    disk: PathBuf,
+}
+
+impl Bench {
+    fn new() -> Bench {
+        let work = tempfile::tempdir().unwrap();
+        let layout = bootc_image(
+            &work.path().join("layout"),
+            true,
+            &[("containers.bootc", "1")],
+        );
+        let disk = disk_file(work.path(), "disk.raw", 3 * GIB);
+        Bench { work, layout, disk }
+    }
+
+    /// Installs with `rest` (the kickstart after its `bootc` line) and the CLI's `extra`
+    /// arguments: whether it succeeded, and its output.
+    fn install(&self, rest: &str, extra: &[&str]) -> (bool, String) {
+        let ks = format!(
+            "bootc --source-imgref=oci:{}:latest --target-imgref=quay.io/x/y:1\n{rest}",
+            self.layout.display()
+        );
+        let out = install(self.work.path(), &ks, &self.disk, extra);
+        (out.status.success(), output(&out))
+    }
+}
+
+const SWAP: &str = "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F";
+
+#[test]
+fn short_of_ram_the_image_is_staged_on_the_swap_area_which_is_a_swap_again() {
+    if !gate::root_test("short_of_ram_the_image_is_staged_on_the_swap_area_which_is_a_swap_again") {
+        return;
+    }
+    let b = Bench::new();
+    let (ok, text) = b.install(
+        "clearpart --all --initlabel\npart /boot/efi --size=100\n\
+         part swap --size=200 --label=myswap\npart / --fstype=ext4 --grow\n\
+         bootloader --sdboot\n",
+        &["--firmware", "uefi", "--staging-ram-limit", "0"],
+    );
+    let disk = b.disk.clone();
+    assert!(ok, "{text}");
+    assert!(
+        has(
+            &text,
+            "on the swap area loop",
+            " partition 2 (200 MiB; RAM has 0 B)"
+        ),
+        "{text}"
+    );
+    assert!(
+        has(
+            &text,
+            "image staged on the swap area loop",
+            " partition 2 at "
+        ),
+        "{text}"
+    );
+    assert!(
+        has(
+            &text,
+            "the swap area loop",
+            " partition 2 is a swap area again (UUID "
+        ),
+        "{text}"
+    );
+    // The swap area is a swap area with the UUID and label fstab expects.
+    let uuid = fstab_swap_uuid(&text);
+    let swap = partition(&disk, SWAP).expect("swap partition");
+    let probed = probe(&disk, swap);
+    assert!(probed.contains("TYPE=swap"), "{probed}");
+    assert!(probed.contains(&format!("UUID={uuid}")), "{probed}");
+    assert!(probed.contains("LABEL=myswap"), "{probed}");
+
+    let root = MountedPartition::new(&disk, partition(&disk, ROOT_X86_64).expect("root"));
+    let s = root.path("ostree/deploy/default");
+    let record = std::fs::read_to_string(s.join("var/lib/stand-in-bootc/args")).unwrap();
+    assert!(record.contains("bootloader=systemd\n"), "{record}");
+    // The deployment's fstab names the swap area, so the installed system uses it.
+    let d = std::fs::read_dir(s.join("deploy"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let fstab = std::fs::read_to_string(d.join("etc/fstab")).unwrap();
+    assert!(fstab.contains(&format!("UUID={uuid}")), "{fstab}");
+}
+
+#[test]
+fn with_no_swap_a_temporary_partition_in_free_space_takes_the_staging_and_goes() {
+    if !gate::root_test(
+        "with_no_swap_a_temporary_partition_in_free_space_takes_the_staging_and_goes",
+    ) {
+        return;
+    }
+    let b = Bench::new();
+    let disk = b.disk.clone();
+    // The root does not grow: the rest of the disk is free.
+    let (ok, text) = b.install(
+        "clearpart --all --initlabel\npart /boot/efi --size=100\n\
+         part / --fstype=ext4 --size=1024\nbootloader --location=none\n",
+        &["--firmware", "uefi", "--staging-ram-limit", "1M"],
+    );
+    assert!(ok, "{text}");
+    assert!(
+        has(&text, "on a temporary partition 3 of loop", " ("),
+        "{text}"
+    );
+    assert!(
+        has(&text, "the temporary partition 3 of loop", " was removed"),
+        "{text}"
+    );
+    assert_eq!(
+        partition_numbers(&disk).len(),
+        2,
+        "the temporary partition is gone"
+    );
+    // Where it was (right after the root), no filesystem signature is left.
+    let (start, size) = partition(&disk, ROOT_X86_64).expect("root");
+    assert_eq!(probe(&disk, (start + size, 64 << 20)), "");
+    let root = MountedPartition::new(&disk, (start, size));
+    let record =
+        std::fs::read_to_string(root.path("ostree/deploy/default/var/lib/stand-in-bootc/args"))
+            .unwrap();
+    assert!(record.contains("bootloader=none\n"), "{record}");
+}
+
+#[test]
+fn a_second_cleared_disk_takes_the_staging_and_is_blank_again() {
+    if !gate::root_test("a_second_cleared_disk_takes_the_staging_and_is_blank_again") {
+        return;
+    }
+    let b = Bench::new();
+    let second = disk_file(b.work.path(), "second.raw", GIB);
+    let second_arg = format!("{}:vdb", second.display());
+    let (ok, text) = b.install(
+        "clearpart --all --initlabel\nautopart --fstype=ext4 --noboot\n",
+        &[
+            "--firmware",
+            "uefi",
+            "--staging-ram-limit",
+            "0",
+            "--disk",
+            &second_arg,
+        ],
+    );
+    assert!(ok, "{text}");
+    assert!(
+        has(&text, "on a temporary partition 1 of loop", " (") && text.contains("blank again"),
+        "{text}"
+    );
+    // No partition table and no filesystem signature: blank as it was, to blkid and sfdisk.
+    assert!(partition_numbers(&second).is_empty());
+    assert_eq!(probe(&second, (0, GIB)), "");
+    assert_eq!(probe(&second, (MIB, 64 * MIB)), "");
+}
+
+#[test]
+fn a_failing_bootc_still_gives_the_swap_area_back() {
+    if !gate::root_test("a_failing_bootc_still_gives_the_swap_area_back") {
+        return;
+    }
+    let b = Bench::new();
+    let (ok, text) = b.install(
+        "bootloader --append=stand-in.fail\n\
+         clearpart --all --initlabel\npart /boot/efi --size=100\n\
+         part swap --size=200\npart / --fstype=ext4 --grow\n",
+        &["--firmware", "uefi", "--staging-ram-limit", "0"],
+    );
+    let disk = b.disk.clone();
+    assert!(!ok, "{text}");
+    assert!(
+        has(
+            &text,
+            "staging area: the swap area loop",
+            " partition 2 is a swap area again (UUID "
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("asked to fail by the karg stand-in.fail"),
+        "{text}"
+    );
+    let probed = probe(&disk, partition(&disk, SWAP).expect("swap partition"));
+    assert!(probed.contains("TYPE=swap"), "{probed}");
+}
+
+#[test]
+fn no_room_for_staging_is_refused_by_the_dry_run_before_the_disk() {
+    if !gate::root_test("no_room_for_staging_is_refused_by_the_dry_run_before_the_disk") {
+        return;
+    }
+    let b = Bench::new();
+    for extra in [&["--dry-run"][..], &[]] {
+        let mut args = vec!["--firmware", "uefi", "--staging-ram-limit", "0"];
+        args.extend(extra);
+        let (ok, text) = b.install(
+            "clearpart --all --initlabel\nautopart --fstype=ext4\n",
+            &args,
+        );
+        assert!(!ok, "{text}");
+        assert!(text.contains("no place holds it: RAM has 0 B"), "{text}");
+        assert!(text.contains("the plan has no swap area"), "{text}");
+        assert!(text.contains("nothing was written to any disk"), "{text}");
+    }
+    let (head, _, _) = kickstand_tests::written_regions(&b.disk);
+    assert!(head.iter().all(|b| *b == 0), "the disk was written to");
+}
+
+#[test]
+fn bootloader_options_bootc_cannot_carry_out_are_refused_before_the_disk() {
+    if !gate::root_test("bootloader_options_bootc_cannot_carry_out_are_refused_before_the_disk") {
+        return;
+    }
+    let (ok, text) = Bench::new().install(
+        "clearpart --all --initlabel\nautopart --fstype=ext4\nbootloader --sdboot\n",
+        &["--firmware", "bios", "--dry-run"],
+    );
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("systemd-boot boots only with UEFI firmware"),
+        "{text}"
+    );
 }

@@ -104,6 +104,26 @@ pub fn announce(
         .collect()
 }
 
+/// Adds one partition to the kernel's view of `disk` (BLKPG, the others untouched, so it works
+/// while they are mounted) and waits for its node `node`.
+pub fn add_one(
+    disk: &File,
+    disk_name: &str,
+    node: &Path,
+    (number, start, size): (u32, u64, u64),
+) -> Result<PathBuf> {
+    blkpg(disk, BLKPG_ADD_PARTITION, number, start, size).with_context(|| {
+        format!("adding partition {number} of {disk_name} to the kernel (BLKPG)")
+    })?;
+    wait_for_node(disk_name, number, node)
+}
+
+/// Removes one partition from the kernel's view of `disk` (BLKPG).
+pub fn delete_one(disk: &File, disk_name: &str, number: u32) -> Result<()> {
+    blkpg(disk, BLKPG_DEL_PARTITION, number, 0, 0)
+        .with_context(|| format!("removing the kernel's partition {number} of {disk_name}"))
+}
+
 fn wait_for_node(disk_name: &str, number: u32, node: &Path) -> Result<PathBuf> {
     use std::os::unix::fs::FileTypeExt;
     let started = Instant::now();

@@ -8,13 +8,15 @@
 //! 3. `%pre`, then parse again (now every error stops);
 //! 4. check the configuration settings, resolve the image (manifest, config, platform, deploy
 //!    way), plan the storage against the disks and the image's size, print the plan
-//!    (`dry_run` stops here); a bootc image is staged in RAM, and refused without
-//!    `/usr/bin/bootc`, still before any disk is written;
+//!    and where a bootc image is staged (RAM, the plan's swap area or a temporary partition:
+//!    [`storage::staging`]) (`dry_run` stops here); staged in RAM, a bootc image is refused
+//!    without `/usr/bin/bootc` still before any disk is written;
 //! 5. flat: storage → `%pre-install` → image (+ fstab, image record) → kernel and boot loader
 //!    found in the image (refused otherwise) → configure → boot loader → `%post` → finish (log
 //!    and masked kickstart saved in the target);
-//!    bootc: storage → `%pre-install` → the image's bootc (staging removed) → configure, `%post`
-//!    and finish inside the deployment bootc made.
+//!    bootc: storage → `%pre-install` → (staging on a disk area) → the image's bootc (staging
+//!    removed, a disk area given back, also when bootc fails) → crypttab and fstab lines,
+//!    configure, `%post` and finish inside the deployment bootc made.
 //!
 //! On failure `%onerror` scripts run and the reporter gets the error; the error says what the
 //! disk holds (the storage step undoes its own partial work; later steps leave a disk without
@@ -33,8 +35,8 @@ use crate::hardware::{self, Disk, Firmware, Hardware, Roots};
 use crate::progress::Reporter;
 use crate::steps::stage::Staging;
 use crate::steps::{self, Step, scripts};
-use crate::storage::{self, StoragePlan, report};
-use kickstand_oci::resolve::DeployWay;
+use crate::storage::{self, StoragePlan, report, staging};
+use kickstand_oci::resolve::{DeployWay, Image};
 
 pub use kickstart::KickstartSource;
 pub use steps::image::RegistryOptions;
@@ -85,6 +87,9 @@ pub struct InstallOptions {
     pub inherited_args: Vec<String>,
     /// Host mode: stage bootc images in a directory here instead of RAM (`--staging-dir`).
     pub staging_dir: Option<PathBuf>,
+    /// At most this much RAM counts for staging a bootc image (`--staging-ram-limit`: tests,
+    /// hosts that must keep their memory); `None`: `MemAvailable`.
+    pub staging_ram_limit: Option<u64>,
 }
 
 /// What an install did.
@@ -210,6 +215,33 @@ fn run(
     let facts = image.as_ref().map(steps::image::facts).unwrap_or_default();
     let plan = storage::plan(&ks, &hw, &facts).context("planning the storage")?;
     r.lines(&report::render(&plan));
+    let bootc_image = image
+        .as_ref()
+        .filter(|i| i.facts.deploy == DeployWay::Bootc && !stop_at_storage);
+    // Where a bootc image is staged is part of the plan: decided before any disk is touched.
+    let staging_plan = match bootc_image {
+        Some(i) if opts.staging_dir.is_none() => {
+            let input = staging::StagingInput {
+                compressed: i.facts.compressed_size(),
+                mem_available: steps::stage::mem_available()
+                    .min(opts.staging_ram_limit.unwrap_or(u64::MAX)),
+            };
+            let s = staging::place(&storage::from_kickstart::request(&ks), &hw, &plan, input)?;
+            r.lines(&staging::render(&s));
+            Some(s)
+        }
+        _ => None,
+    };
+    // bootc's arguments are checked with the plan: a dry run refuses what bootc cannot do.
+    let bootc_call = match (bootc_image, &wanted) {
+        (Some(_), Some(w)) => Some(steps::bootc::Call::new(
+            &ks,
+            w,
+            kernel_args(&opts.inherited_args, &settings.append),
+            hw.firmware,
+        )?),
+        _ => None,
+    };
     let image_id = image
         .as_ref()
         .map(|i| (i.facts.source.clone(), i.facts.manifest_digest.clone()));
@@ -227,27 +259,35 @@ fn run(
     }
     // LVM/LUKS need device-mapper: loaded in PID 1, refused on a host kernel without it.
     steps::storage::check_kernel(&plan, opts.mode == Mode::Pid1)?;
-    // A bootc image is staged in RAM before any disk is touched, so that an image that does
-    // not fit or has no bootc is refused with the disks as they were.
-    let staging = match &image {
-        Some(i) if i.facts.deploy == DeployWay::Bootc && !stop_at_storage => {
+    // A bootc image staged in RAM (or --staging-dir) is staged before any disk is touched, so
+    // that an image that has no bootc is refused with the disks as they were; staging on a
+    // disk area waits for the storage step.
+    let staging = match bootc_image {
+        Some(i) => {
             r.step(
                 "image",
                 &format!("staging {} for its own bootc", i.facts.source),
             );
-            let call = steps::bootc::Call::new(
-                &ks,
-                wanted.as_ref().expect("a resolved image was wanted"),
-                kernel_args(&opts.inherited_args, &settings.append),
-            )?;
-            let staging = match &opts.staging_dir {
-                Some(dir) => Staging::in_dir(dir, i.facts.compressed_size(), &hw.disks)?,
-                None => Staging::in_ram(i.facts.compressed_size())?,
+            let call = bootc_call.clone().expect("a bootc image has its call");
+            let pending = match (&opts.staging_dir, &staging_plan) {
+                (Some(dir), _) => {
+                    let s = Staging::in_dir(dir, i.facts.compressed_size(), &hw.disks)?;
+                    s.fill(&rt, i, r)?;
+                    PendingStaging::Ready(s)
+                }
+                (None, Some(plan)) => match plan.area {
+                    staging::StagingArea::Ram { size } => {
+                        let s = Staging::in_ram(size)?;
+                        s.fill(&rt, i, r)?;
+                        PendingStaging::Ready(s)
+                    }
+                    _ => PendingStaging::OnDisk(plan.clone()),
+                },
+                (None, None) => unreachable!("a bootc image without --staging-dir has a plan"),
             };
-            staging.fill(&rt, i, r)?;
-            Some((staging, call))
+            Some((pending, call))
         }
-        _ => None,
+        None => None,
     };
 
     if staging.is_some() && !scripts::kernel_has_vfat() && esp_planned(&plan) {
@@ -290,7 +330,7 @@ fn run(
             &ks,
             &settings,
             &prepared,
-            staging,
+            (staging, &rt, image),
             &call,
             target_env(),
         )?;
@@ -337,32 +377,60 @@ fn run(
     Ok(summary(None, &fstab))
 }
 
-/// The bootc way, after storage and `%pre-install`: the staged image's bootc installs onto the
-/// target (the staging is removed once it is done), then the accounts and settings, `%post`
-/// (chrooted into the deployment, its `/var` and the target at `/sysroot` bound) and the log
-/// go into the deployment bootc made. Returns the step it stopped after, when asked to.
+/// A bootc image's staging: done (RAM, `--staging-dir`), or planned on a disk area that
+/// exists once the storage step ran.
+#[derive(Debug)]
+enum PendingStaging {
+    Ready(Staging),
+    OnDisk(staging::StagingPlan),
+}
+
+/// The bootc way, after storage and `%pre-install`: the image is staged on its disk area if
+/// the plan put it there, the staged image's bootc installs onto the target (the staging is
+/// removed once it is done, or failed: the error says what it left), then the accounts and
+/// settings, `%post` (chrooted into the deployment, its `/var` and the target at `/sysroot`
+/// bound) and the log go into the deployment bootc made. Returns the step it stopped after,
+/// when asked to.
 fn deploy_bootc(
     opts: &InstallOptions,
     ks: &Kickstart,
     settings: &from_kickstart::Settings,
     prepared: &steps::storage::Prepared,
-    staging: Staging,
+    (staging, rt, image): (PendingStaging, &tokio::runtime::Runtime, &Image),
     call: &steps::bootc::Call,
     env: scripts::Env,
 ) -> Result<Option<Step>> {
     let r = &opts.reporter;
+    let mut staging = match staging {
+        PendingStaging::Ready(s) => s,
+        PendingStaging::OnDisk(plan) => {
+            r.step(
+                "image",
+                &format!("staging {} on a disk area", image.facts.source),
+            );
+            let area = steps::stage_area::DiskArea::make(&plan, prepared)?;
+            let mut s = Staging::on_disk(area)?;
+            if let Err(e) = s.fill(rt, image, r) {
+                return Err(e.context(s.remove()));
+            }
+            s
+        }
+    };
     r.step("image", "installing with the image's own bootc");
     // The storage's own arguments (rd.lvm.lv=, rd.luks.uuid=) are known only now, first.
     let mut call = call.clone();
     call.kargs.splice(0..0, prepared.kernel_args());
-    let deployment = steps::bootc::install(&staging, &prepared.target, &call, &env, r)?;
-    drop(staging);
-    r.info("the staging area was removed");
+    let deployment = match steps::bootc::install(&staging, &prepared.target, &call, &env, r) {
+        Ok(d) => d,
+        Err(e) => return Err(e.context(staging.remove())),
+    };
+    r.info(&staging.remove());
+    let root = TargetRoot::new(&deployment.root);
+    steps::bootc::write_storage_config(&root, prepared)?;
     if opts.stop_after == Some(Step::Image) {
         return Ok(Some(Step::Image));
     }
     let _var = steps::bootc::VarBind::new(&deployment)?;
-    let root = TargetRoot::new(&deployment.root);
     r.step(
         "configure",
         "users, keys, locale, network (in the deployment)",

@@ -183,6 +183,7 @@ fn fetch_and_install(
         dry_run: false,
         reporter: reporter.clone(),
         staging_dir: None,
+        staging_ram_limit: None,
         inherited_args: opts
             .consoles
             .iter()

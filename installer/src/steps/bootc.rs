@@ -3,7 +3,13 @@
 //! staged OCI layout at [`LAYOUT_IN_ROOT`] and the mounted target at `/target`:
 //!
 //! `bootc install to-filesystem --source-imgref oci:LAYOUT --target-imgref REF
-//! [--target-transport T] --stateroot S [--karg A]... /target`
+//! [--target-transport T] --stateroot S [--karg A]... [--bootloader B] /target`
+//!
+//! `--bootloader` (bootc's `grub`, `systemd` or `none`) comes from the kickstart's
+//! `bootloader` command where it means the same ([`bootloader_arg`]): `--location=none` and
+//! `--disabled` are `none`, `--sdboot` is `systemd`; without either bootc chooses from the
+//! image, as it does on its own. What bootc cannot do (`--extlinux`, a boot loader password,
+//! systemd-boot on BIOS firmware) is refused before any disk is touched.
 //!
 //! `REF` is the reference without its transport, so that `bootc upgrade` on the installed
 //! system follows the registry tag rather than the staged copy. Afterwards [`Deployment`]
@@ -19,12 +25,16 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use kickstand_grammar::Kickstart;
+use kickstand_grammar::{BootloaderLocation, Kickstart};
 use kickstand_oci::reference::ImageSource;
 
 use super::image::Wanted;
 use super::scripts;
 use super::stage::{BOOTC, LAYOUT_IN_ROOT, Staging};
+use super::storage::Prepared;
+use crate::deploy::TargetRoot;
+use crate::disk::fstab::FstabEntry;
+use crate::hardware::Firmware;
 use crate::progress::Reporter;
 
 /// bootc's default stateroot.
@@ -40,6 +50,8 @@ pub struct Call {
     pub target_transport: Option<String>,
     pub stateroot: String,
     pub kargs: Vec<String>,
+    /// `--bootloader`, when the kickstart chose (see [`bootloader_arg`]).
+    pub bootloader: Option<&'static str>,
 }
 
 /// Transports bootc can follow after the install (`--target-transport`), besides a registry.
@@ -95,9 +107,58 @@ fn split_transport(imgref: &str) -> Result<(String, Option<String>)> {
     Ok((imgref.to_string(), None))
 }
 
+/// bootc's `--bootloader` for the kickstart's `bootloader` command on `firmware`: `None` when
+/// the kickstart leaves the choice to bootc; an error (before any disk is touched) for what
+/// bootc cannot do.
+pub fn bootloader_arg(ks: &Kickstart, firmware: Firmware) -> Result<Option<&'static str>> {
+    let Some(b) = &ks.bootloader else {
+        return Ok(None);
+    };
+    let none = b.disabled || b.location == Some(BootloaderLocation::None);
+    if b.extlinux {
+        bail!(
+            "bootloader --extlinux: the image's bootc installs GRUB or systemd-boot, not \
+             extlinux; drop --extlinux (or use --sdboot); nothing was written"
+        );
+    }
+    if b.password.is_some() && !none {
+        bail!(
+            "bootloader --password: the image's bootc sets no boot loader password; drop it \
+             (a %post script can set one with the image's own tools); nothing was written"
+        );
+    }
+    if b.sdboot {
+        if none {
+            bail!(
+                "bootloader --sdboot with {}: asks for systemd-boot and for no boot loader at \
+                 once; keep one; nothing was written",
+                if b.disabled {
+                    "--disabled"
+                } else {
+                    "--location=none"
+                }
+            );
+        }
+        if firmware == Firmware::Bios {
+            bail!(
+                "bootloader --sdboot: systemd-boot boots only with UEFI firmware and this \
+                 install is for BIOS; drop --sdboot (bootc then installs GRUB); nothing was \
+                 written"
+            );
+        }
+        return Ok(Some("systemd"));
+    }
+    Ok(none.then_some("none"))
+}
+
 impl Call {
-    /// The call for the kickstart's `ostreecontainer` or `bootc` command.
-    pub fn new(ks: &Kickstart, wanted: &Wanted, kargs: Vec<String>) -> Result<Call> {
+    /// The call for the kickstart's `ostreecontainer` or `bootc` command, on `firmware`.
+    pub fn new(
+        ks: &Kickstart,
+        wanted: &Wanted,
+        kargs: Vec<String>,
+        firmware: Firmware,
+    ) -> Result<Call> {
         let (target_imgref, target_transport) = match (&ks.bootc, &wanted.source) {
             (Some(b), _) => {
                 split_transport(b.target_imgref.as_deref().unwrap_or(&b.source_imgref))?
@@ -115,6 +176,7 @@ impl Call {
             target_transport,
             stateroot,
             kargs,
+            bootloader: bootloader_arg(ks, firmware)?,
         })
     }
 
@@ -137,6 +199,9 @@ impl Call {
         a.extend(["--stateroot".to_string(), self.stateroot.clone()]);
         for k in &self.kargs {
             a.extend(["--karg".to_string(), k.clone()]);
+        }
+        if let Some(b) = self.bootloader {
+            a.extend(["--bootloader".to_string(), b.to_string()]);
         }
         a.push("/target".to_string());
         a
@@ -187,6 +252,62 @@ pub fn install(
             .display()
     ));
     Ok(deployment)
+}
+
+/// The deployment's `/etc/fstab` with the storage's entries added: bootc writes at most the
+/// `/boot` line (the root reaches the kernel as `root=`), so each entry other than `/` whose
+/// mount point (for swap: its device) `existing` does not name yet is appended. `None` when
+/// nothing is added.
+pub fn merged_fstab(existing: Option<&str>, entries: &[FstabEntry]) -> Option<String> {
+    let named: Vec<(&str, &str)> = existing
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some((f.next()?, f.next()?))
+        })
+        .collect();
+    let new: Vec<FstabEntry> = entries
+        .iter()
+        .filter(|e| e.file != "/")
+        .filter(|e| {
+            !named.iter().any(|(spec, file)| {
+                if e.vfstype == "swap" {
+                    *spec == e.spec
+                } else {
+                    *file == e.file
+                }
+            })
+        })
+        .cloned()
+        .collect();
+    if new.is_empty() {
+        return None;
+    }
+    let mut out = existing.unwrap_or_default().to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&crate::disk::fstab::render(&new));
+    Some(out)
+}
+
+/// Writes into the deployment's `/etc` the storage configuration bootc does not write:
+/// `/etc/crypttab` (LUKS containers, as the flat way writes it) and the `/etc/fstab` entries
+/// for the other mount points and swap ([`merged_fstab`]).
+pub fn write_storage_config(deployment: &TargetRoot, prepared: &Prepared) -> Result<()> {
+    super::storage::write_config(deployment, prepared)?;
+    let existing = deployment
+        .read_optional("/etc/fstab")
+        .context("reading the deployment's /etc/fstab")?;
+    if let Some(text) = merged_fstab(existing.as_deref(), &prepared.fstab()) {
+        deployment
+            .write("/etc/fstab", text.as_bytes(), 0o644)
+            .context("writing the deployment's /etc/fstab")?;
+    }
+    Ok(())
 }
 
 /// The deployment bootc made in the target.
@@ -276,7 +397,80 @@ impl Drop for VarBind {
 
 #[cfg(test)]
 mod tests {
-    use super::split_transport;
+    use super::{Firmware, bootloader_arg, split_transport};
+    use kickstand_grammar as ks;
+
+    fn bootloader(line: &str, firmware: Firmware) -> Result<Option<&'static str>, String> {
+        let parsed = ks::parse("ks.cfg", &format!("{line}\n"), &ks::NoIncludes);
+        assert!(!parsed.has_errors(), "{line}");
+        bootloader_arg(&parsed.kickstart, firmware).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_deployments_fstab_gets_what_bootc_did_not_write() {
+        use super::merged_fstab;
+        use crate::disk::fstab::FstabEntry;
+        use crate::storage::FsType;
+        let entries = [
+            FstabEntry::new("r", "/", Some(FsType::Xfs), "defaults"),
+            FstabEntry::new("b", "/boot", Some(FsType::Xfs), "defaults"),
+            FstabEntry::new("h", "/home", Some(FsType::Xfs), "defaults"),
+            FstabEntry::new("s", "swap", None, "defaults"),
+        ];
+        let bootc = "UUID=b /boot xfs defaults 0 0";
+        let text = merged_fstab(Some(bootc), &entries).unwrap();
+        assert!(
+            text.starts_with("UUID=b /boot xfs defaults 0 0\n#"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("UUID=r "),
+            "the root comes from root=: {text}"
+        );
+        assert_eq!(text.matches("/boot").count(), 1, "{text}");
+        assert!(text.contains("UUID=h") && text.contains("/home"), "{text}");
+        assert!(text.contains("UUID=s") && text.contains(" swap "), "{text}");
+        assert_eq!(merged_fstab(Some(&text), &entries), None);
+        let fresh = merged_fstab(None, &entries).unwrap();
+        assert!(fresh.starts_with("# /etc/fstab written by kickstand-installer\n"));
+        assert!(fresh.contains("UUID=b"), "{fresh}");
+    }
+
+    #[test]
+    fn the_bootloader_command_maps_onto_bootcs_choice() {
+        use Firmware::{Bios, Uefi};
+        assert_eq!(bootloader("", Uefi), Ok(None));
+        assert_eq!(bootloader("bootloader --append=quiet", Bios), Ok(None));
+        assert_eq!(bootloader("bootloader --location=mbr", Bios), Ok(None));
+        assert_eq!(
+            bootloader("bootloader --location=none", Bios),
+            Ok(Some("none"))
+        );
+        assert_eq!(bootloader("bootloader --disabled", Uefi), Ok(Some("none")));
+        assert_eq!(bootloader("bootloader --sdboot", Uefi), Ok(Some("systemd")));
+        // A password does not matter when no boot loader is installed.
+        assert_eq!(
+            bootloader("bootloader --location=none --password=x", Uefi),
+            Ok(Some("none"))
+        );
+    }
+
+    #[test]
+    fn what_bootc_cannot_do_is_refused() {
+        use Firmware::{Bios, Uefi};
+        let e = bootloader("bootloader --extlinux", Bios).unwrap_err();
+        assert!(
+            e.contains("not extlinux") && e.contains("nothing was written"),
+            "{e}"
+        );
+        let e = bootloader("bootloader --sdboot", Bios).unwrap_err();
+        assert!(e.contains("only with UEFI firmware"), "{e}");
+        let e = bootloader("bootloader --sdboot --location=none", Uefi).unwrap_err();
+        assert!(e.contains("--sdboot with --location=none"), "{e}");
+        let e = bootloader("bootloader --password=secret", Uefi).unwrap_err();
+        assert!(e.contains("sets no boot loader password"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
+    }
 
     #[test]
     fn the_target_reference_loses_its_transport() {

@@ -3,7 +3,8 @@
 //! (`%post`), [`finish`]. [`crate::install::install`] runs them. Each step takes what the
 //! previous one left (the storage step leaves the target tree mounted) and says in its doc
 //! comment what a failure half-way leaves behind. A bootc image goes another way after
-//! resolving: [`stage`] (before storage), [`bootc`] instead of image and boot loader, then
+//! resolving: [`stage`] (in RAM before storage, on a disk area after
+//! it: [`stage_area`]), [`bootc`] instead of image and boot loader, then
 //! configure, `%post` and finish inside the deployment bootc made.
 
 pub mod bootc;
@@ -13,6 +14,7 @@ pub mod finish;
 pub mod image;
 pub mod scripts;
 pub mod stage;
+pub mod stage_area;
 pub mod storage;
 
 /// The steps an install can stop after (`--stop-after`), in order.

@@ -1,20 +1,19 @@
 //! Staging a bootc image before its own bootc installs it: the image's OCI layout (every
-//! blob digest-verified while it streams) and its unpacked root, in RAM — a tmpfs under
-//! `/run/kickstand/` that [`Staging`] unmounts and removes when dropped, whatever happened.
+//! blob digest-verified while it streams) and its unpacked root, where the plan put it
+//! ([`crate::storage::staging`] decides, before any disk is touched):
+//! - in RAM — a tmpfs under `/run/kickstand/`, capped at the RAM available so an image larger
+//!   than estimated fails with "no space" instead of exhausting the machine's memory. RAM
+//!   staging needs nothing from the target, so it runs before the storage step: an image
+//!   whose staging fails (a digest mismatch, no `/usr/bin/bootc`) is refused with every disk
+//!   untouched;
+//! - on a disk ([`Staging::on_disk`], after the storage step): a temporary ext4 on the plan's
+//!   swap area or on a temporary partition ([`super::stage_area`]), given back afterwards;
+//! - in host mode with `--staging-dir DIR`, in a directory on the host's own filesystems
+//!   ([`Staging::in_dir`]): checked against the filesystem's free space, refused when it
+//!   lives on one of the disks being installed.
 //!
-//! RAM staging needs nothing from the target, so it runs before the storage step: an image
-//! whose staging fails (too big for RAM, a digest mismatch, no `/usr/bin/bootc`) is refused
-//! with every disk untouched. The room needed is estimated as 4× the layers' compressed size
-//! (the unpacked root, 3× as the planner assumes for the root filesystem, plus the layout
-//! itself), against `MemAvailable` less [`RAM_RESERVE`] for bootc and the installer; the tmpfs
-//! is capped at what is available, so an image larger than estimated fails with "no space"
-//! instead of exhausting the machine's memory.
-//!
-//! In host mode, `--staging-dir DIR` stages in a directory on the host's own filesystems
-//! instead ([`Staging::in_dir`]): checked against the filesystem's free space, refused when it
-//! lives on one of the disks being installed, and removed afterwards. Staging on a partition
-//! the plan reserves (for machines with little RAM, booted into the installer) is not built
-//! yet: such images are refused with the sizes named.
+//! [`Staging::remove`] (or dropping it, on the way out of an error) unmounts the staging
+//! area, removes it and gives a disk area back; `remove` says what it left behind.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,12 +24,11 @@ use kickstand_oci::resolve::Image;
 use kickstand_oci::unpack::{UnpackOptions, human};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 
+use super::stage_area::{self, DiskArea};
 use crate::deploy::TargetRoot;
 use crate::hardware::Disk;
 use crate::progress::Reporter;
-
-/// RAM left to bootc and the installer besides the staging area.
-pub const RAM_RESERVE: u64 = 256 << 20;
+use crate::storage::staging::{STAGING_FACTOR, needed};
 
 /// Where staging areas are made.
 pub const STAGING_PARENT: &str = "/run/kickstand";
@@ -41,14 +39,18 @@ pub const LAYOUT_IN_ROOT: &str = "/var/tmp/kickstand-image";
 /// The path of bootc inside the image.
 pub const BOOTC: &str = "/usr/bin/bootc";
 
-/// A staged image: `root` (unpacked) and `layout` (OCI layout, tag `latest`) on a tmpfs, or
-/// in a directory of the host's (`--staging-dir`).
+/// A staged image: `root` (unpacked) and `layout` (OCI layout, tag `latest`) on a tmpfs, on a
+/// temporary ext4 on a disk, or in a directory of the host's (`--staging-dir`).
 #[derive(Debug)]
 pub struct Staging {
     dir: PathBuf,
     pub root: PathBuf,
     pub layout: PathBuf,
     mounted: bool,
+    /// The disk area under the mount, given back once unmounted.
+    area: Option<DiskArea>,
+    /// Already removed (by [`Staging::remove`]).
+    removed: bool,
 }
 
 /// The whole disks (kernel names) under block device `major:minor`: the disk of a partition,
@@ -82,13 +84,8 @@ fn disks_under(major: u64, minor: u64) -> Vec<String> {
     out
 }
 
-/// RAM the staging of an image of `compressed` bytes needs (see the module documentation).
-pub fn needed(compressed: u64) -> u64 {
-    compressed.saturating_mul(4)
-}
-
 /// `MemAvailable` from `/proc/meminfo`, in bytes (0 when unknown).
-fn mem_available() -> u64 {
+pub fn mem_available() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .unwrap_or_default()
         .lines()
@@ -97,54 +94,62 @@ fn mem_available() -> u64 {
         .map_or(0, |kib| kib * 1024)
 }
 
-/// The tmpfs size for staging an image of `compressed` bytes when `mem_available` bytes of RAM
-/// are available, or why it does not fit (sizes named).
-fn fits_in_ram(compressed: u64, mem_available: u64) -> Result<u64> {
-    let need = needed(compressed);
-    let available = mem_available.saturating_sub(RAM_RESERVE);
-    if need > available {
-        bail!(
-            "the image does not fit in RAM for staging: it needs about {} (4× its {} of \
-             compressed layers: the unpacked root and the OCI layout) and {} of RAM is \
-             available (MemAvailable less {} for bootc and the installer); staging on a \
-             reserved partition is not supported yet, so give the machine more RAM (installing \
-             from a host: `--staging-dir DIR` on a filesystem with room); nothing was written \
-             to any disk",
-            human(need),
-            human(compressed),
-            human(available),
-            human(RAM_RESERVE)
-        );
-    }
-    Ok(available)
-}
-
 impl Staging {
-    /// Mounts a tmpfs for an image of `compressed` bytes, or says why it does not fit.
-    pub fn in_ram(compressed: u64) -> Result<Staging> {
-        let available = fits_in_ram(compressed, mem_available())?;
+    /// Mounts a tmpfs of `size` bytes (the plan's [`crate::storage::staging::StagingArea::Ram`]).
+    pub fn in_ram(size: u64) -> Result<Staging> {
+        let options = format!("size={size},mode=0755");
+        Staging::mounted(Path::new("kickstand-staging"), "tmpfs", &options, None)
+    }
+
+    /// Mounts the temporary ext4 of `area` (made by [`DiskArea::make`]). When the mount fails
+    /// the area is given back and the error says how that went.
+    pub fn on_disk(area: DiskArea) -> Result<Staging> {
+        let node = area.node.clone();
+        Staging::mounted(&node, "ext4", "", Some(area))
+    }
+
+    fn mounted(
+        source: &Path,
+        fstype: &str,
+        options: &str,
+        area: Option<DiskArea>,
+    ) -> Result<Staging> {
         let dir = Path::new(STAGING_PARENT).join(format!("staging-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut staging = Staging {
             root: dir.join("root"),
             layout: dir.join("layout"),
             dir,
             mounted: false,
+            area,
+            removed: false,
         };
-        let options = format!("size={available},mode=0755");
-        mount(
-            Some("kickstand-staging"),
-            &staging.dir,
-            Some("tmpfs"),
-            MsFlags::MS_NODEV,
-            Some(options.as_str()),
-        )
-        .with_context(|| format!("mounting a tmpfs on {}", staging.dir.display()))?;
-        staging.mounted = true;
-        for d in [&staging.root, &staging.layout] {
-            std::fs::create_dir(d).with_context(|| format!("creating {}", d.display()))?;
+        let made = (|| -> Result<()> {
+            std::fs::create_dir_all(&staging.dir)
+                .with_context(|| format!("creating {}", staging.dir.display()))?;
+            mount(
+                Some(source),
+                &staging.dir,
+                Some(fstype),
+                MsFlags::MS_NODEV,
+                (!options.is_empty()).then_some(options),
+            )
+            .with_context(|| {
+                format!(
+                    "mounting the staging area ({fstype} on {}) at {}",
+                    source.display(),
+                    staging.dir.display()
+                )
+            })?;
+            staging.mounted = true;
+            for d in [&staging.root, &staging.layout] {
+                std::fs::create_dir(d).with_context(|| format!("creating {}", d.display()))?;
+            }
+            Ok(())
+        })();
+        match made {
+            Ok(()) => Ok(staging),
+            Err(e) => Err(e.context(staging.remove())),
         }
-        Ok(staging)
     }
 
     /// A staging directory under `parent` (host mode's `--staging-dir`) for an image of
@@ -175,8 +180,8 @@ impl Staging {
         let need = needed(compressed);
         if need > free {
             bail!(
-                "--staging-dir {}: the image needs about {} there (4× its {} of compressed \
-                 layers) and its filesystem has {} free; nothing was written to any disk",
+                "--staging-dir {}: the image needs about {} there ({STAGING_FACTOR}× its {} of \
+                 compressed layers) and its filesystem has {} free; nothing was written to any disk",
                 parent.display(),
                 human(need),
                 human(compressed),
@@ -193,6 +198,8 @@ impl Staging {
             layout: dir.join("layout"),
             dir,
             mounted: false,
+            area: None,
+            removed: false,
         };
         for d in [&staging.root, &staging.layout] {
             std::fs::create_dir(d).with_context(|| format!("creating {}", d.display()))?;
@@ -201,8 +208,56 @@ impl Staging {
     }
 
     /// Where the image is staged, for messages.
-    fn place(&self) -> &'static str {
-        if self.mounted { "in RAM" } else { "on disk" }
+    fn place(&self) -> String {
+        match (&self.area, self.mounted) {
+            (Some(a), _) => format!("on {}", a.what),
+            (None, true) => "in RAM".into(),
+            (None, false) => "on disk".into(),
+        }
+    }
+
+    /// What the disks hold when staging fails.
+    fn written(&self) -> &'static str {
+        if self.area.is_some() {
+            "the disks are partitioned and hold no system yet"
+        } else {
+            "nothing was written to any disk"
+        }
+    }
+
+    /// Unmounts and removes the staging area and gives a disk area back; says what was done or
+    /// what is left behind.
+    pub fn remove(&mut self) -> String {
+        if self.removed {
+            return "the staging area was already removed".into();
+        }
+        self.removed = true;
+        let mut left = Vec::new();
+        if self.mounted {
+            self.mounted = false;
+            if let Err(e) = unmount(&self.dir) {
+                left.push(format!("{} still mounted ({e})", self.dir.display()));
+            }
+        }
+        if left.is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+        let area = match self.area.take() {
+            Some(a) if left.is_empty() => Some(stage_area::describe(&a.give_back())),
+            Some(a) => {
+                left.push(format!("{} still holds the staging ext4", a.what));
+                None
+            }
+            None => None,
+        };
+        match (left.is_empty(), area) {
+            (true, Some(a)) => format!(
+                "the staging area at {} was removed; {a}",
+                self.dir.display()
+            ),
+            (true, None) => format!("the staging area at {} was removed", self.dir.display()),
+            (false, _) => format!("the staging area was NOT removed: {}", left.join("; ")),
+        }
     }
 
     /// Streams `image` into the staging area and checks it carries [`BOOTC`].
@@ -224,10 +279,11 @@ impl Staging {
             ))
             .with_context(|| {
                 format!(
-                    "staging {} {} at {}; nothing was written to any disk",
+                    "staging {} {} at {}; {}",
                     image.facts.source,
                     self.place(),
-                    self.dir.display()
+                    self.dir.display(),
+                    self.written()
                 )
             })?;
         reporter.flush();
@@ -237,8 +293,9 @@ impl Staging {
             bail!(
                 "{} is labelled as a bootc image but has no {BOOTC}: Kickstand installs such \
                  images with the image's own bootc (an ostree image unpacked flat does not \
-                 boot); nothing was written to any disk",
-                image.facts.source
+                 boot); {}",
+                image.facts.source,
+                self.written()
             );
         }
         reporter.info(&format!(
@@ -252,33 +309,33 @@ impl Staging {
     }
 }
 
+/// Unmounts `dir`, waiting a little while it is busy, detaching it lazily as a last resort
+/// (then an error: the device may still be held).
+fn unmount(dir: &Path) -> nix::Result<()> {
+    for _ in 0..20 {
+        match umount2(dir, MntFlags::empty()) {
+            Err(nix::errno::Errno::EBUSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            r => return r,
+        }
+    }
+    umount2(dir, MntFlags::MNT_DETACH)?;
+    Err(nix::errno::Errno::EBUSY)
+}
+
 impl Drop for Staging {
     fn drop(&mut self) {
-        if self.mounted
-            && let Err(e) = umount2(&self.dir, MntFlags::MNT_DETACH)
-        {
-            tracing::warn!(dir = %self.dir.display(), "unmounting the staging tmpfs: {e}");
+        if !self.removed {
+            let done = self.remove();
+            tracing::info!("{done}");
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{RAM_RESERVE, fits_in_ram};
     use std::path::Path;
-
-    #[test]
-    fn staging_needs_four_times_the_compressed_size_besides_the_reserve() {
-        const MIB: u64 = 1 << 20;
-        let mem = RAM_RESERVE + 400 * MIB;
-        assert_eq!(fits_in_ram(100 * MIB, mem).unwrap(), 400 * MIB);
-        let err = format!("{:#}", fits_in_ram(100 * MIB + 1, mem).unwrap_err());
-        assert!(err.contains("needs about 400.0 MiB"), "{err}");
-        assert!(err.contains("400.0 MiB of RAM is available"), "{err}");
-        assert!(err.contains("not supported yet"), "{err}");
-        assert!(fits_in_ram(1, 0).is_err());
-    }
 
     #[test]
     fn a_staging_dir_on_no_block_device_belongs_to_no_disk() {

@@ -173,6 +173,12 @@ impl Prepared {
             .and_then(|(_, u)| u.map(str::to_string))
     }
 
+    /// The device node holding `d`'s filesystem or swap (the opened LUKS device when
+    /// encrypted).
+    pub fn device_node(&self, d: &DeviceRef) -> Option<&Path> {
+        fs_device(&self.partitions, &self.volumes, d).map(|(node, _)| node)
+    }
+
     /// What `root=` names: `/dev/mapper/VG-LV` for a logical volume, else `UUID=…`.
     pub fn root_spec(&self) -> Option<String> {
         let m = self

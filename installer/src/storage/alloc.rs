@@ -127,6 +127,23 @@ pub(super) fn allocate(
     Ok(out)
 }
 
+/// The largest 1 MiB-aligned region of `region` outside `taken` (`[start, end)` spans).
+pub(super) fn largest_free(region: (u64, u64), taken: &[(u64, u64)]) -> (u64, u64) {
+    let (first, last) = region;
+    let mut taken = taken.to_vec();
+    taken.sort_unstable();
+    let mut best = (first, first);
+    let mut at = first;
+    for (s, e) in taken.into_iter().chain(std::iter::once((last, last))) {
+        let gap = (align_up(at, MIB), align_down(s.min(last), MIB));
+        if gap.1 > gap.0 && gap.1 - gap.0 > best.1 - best.0 {
+            best = gap;
+        }
+        at = at.max(e);
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +211,16 @@ mod tests {
     fn usable_region_leaves_room_for_the_backup_gpt() {
         assert_eq!(usable_region(8 * GIB, 512), (MIB, 8 * GIB - MIB));
         assert_eq!(usable_region(8 * GIB, 4096), (MIB, 8 * GIB - MIB));
+    }
+
+    #[test]
+    fn the_largest_gap_skips_taken_spans() {
+        let region = (MIB, 100 * MIB);
+        assert_eq!(largest_free(region, &[]), (MIB, 100 * MIB));
+        assert_eq!(
+            largest_free(region, &[(MIB, 10 * MIB), (50 * MIB, 60 * MIB)]),
+            (10 * MIB, 50 * MIB)
+        );
+        assert_eq!(largest_free(region, &[(MIB, 100 * MIB)]), (MIB, MIB));
     }
 }

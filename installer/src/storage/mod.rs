@@ -17,6 +17,7 @@ pub mod raid;
 pub mod report;
 pub mod request;
 mod select;
+pub mod staging;
 
 pub use error::PlanError;
 pub use from_kickstart::plan;

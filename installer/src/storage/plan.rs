@@ -801,17 +801,6 @@ fn largest_gap(
     sector_size: u64,
     kept: &[crate::hardware::ExistingPartition],
 ) -> (u64, u64) {
-    let (first, last) = usable_region(disk_size, sector_size);
-    let mut taken: Vec<(u64, u64)> = kept.iter().map(|p| (p.start, p.start + p.size)).collect();
-    taken.sort_unstable();
-    let mut best = (first, first);
-    let mut at = first;
-    for (s, e) in taken.into_iter().chain(std::iter::once((last, last))) {
-        let gap = (align_up(at, MIB), align_down(s.min(last), MIB));
-        if gap.1 > gap.0 && gap.1 - gap.0 > best.1 - best.0 {
-            best = gap;
-        }
-        at = at.max(e);
-    }
-    best
+    let taken: Vec<(u64, u64)> = kept.iter().map(|p| (p.start, p.start + p.size)).collect();
+    super::alloc::largest_free(usable_region(disk_size, sector_size), &taken)
 }
