@@ -176,7 +176,7 @@ impl Prepared {
     /// The device node holding `d`'s filesystem or swap (the opened LUKS device when
     /// encrypted).
     pub fn device_node(&self, d: &DeviceRef) -> Option<&Path> {
-        fs_device(&self.partitions, &self.volumes, d).map(|(node, _)| node)
+        fs_device(&self.partitions, &self.volumes, &self.arrays, d).map(|(node, _)| node)
     }
 
     /// What `root=` names: `/dev/mapper/VG-LV` for a logical volume, else `UUID=…`.
