@@ -33,6 +33,29 @@ pub fn align_up(value: u64, align: u64) -> u64 {
     value.div_ceil(align) * align
 }
 
+/// A size in bytes, or with a binary `K`, `M`, `G` or `T` suffix (`512M`, `2G`).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("{text:?}: expected bytes or a K, M, G or T suffix")),
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a whole number, e.g. 512M or 2G"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +67,20 @@ mod tests {
         assert_eq!(human(GIB + GIB / 2), "1.5 GiB");
         assert_eq!(human(16 * TIB), "16 TiB");
         assert_eq!(human(512), "512 B");
+    }
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert!(parse_size("2X").unwrap_err().contains("suffix"));
+        assert!(parse_size("M").is_err());
+        assert!(
+            parse_size("99999999999T")
+                .unwrap_err()
+                .contains("too large")
+        );
     }
 }

@@ -161,6 +161,9 @@ pub struct BootOptions {
     pub insecure_registries: Vec<String>,
     /// `kickstand.authfile=URL`: a containers auth.json for registry credentials.
     pub authfile: Option<String>,
+    /// `kickstand.staging_ram_limit=SIZE`: at most this much RAM counts for staging a bootc
+    /// image (then the plan's swap area or a temporary partition takes it).
+    pub staging_ram_limit: Option<u64>,
     /// `inst.stage2=`: where the installer came from.
     pub stage2: Option<InstallMedium>,
     /// `inst.repo=` (also the older `repo=`/`method=`): where the install source is.
@@ -528,6 +531,13 @@ pub fn parse(cmdline: &str) -> Result<BootOptions, Vec<CmdlineError>> {
                 }
                 "kickstand.authfile" => {
                     opts.authfile = Some(needs_value(&value, "the URL of an auth.json")?)
+                }
+                "kickstand.staging_ram_limit" => {
+                    const SIZE: &str = "bytes, or a size such as 512M or 2G";
+                    let v = needs_value(&value, SIZE)?;
+                    let size = crate::units::parse_size(&v)
+                        .map_err(|p| err("kickstand.staging_ram_limit", &v, p, SIZE))?;
+                    opts.staging_ram_limit = Some(size);
                 }
                 _ => {}
             }

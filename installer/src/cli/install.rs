@@ -66,7 +66,7 @@ pub struct InstallArgs {
     /// deciding where a bootc image is staged, for tests and for hosts that must keep their
     /// memory: past it the image goes to the plan's swap area, else to a temporary partition
     /// in space the layout leaves free (removed afterwards), as on a machine with little RAM.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, env = "KICKSTAND_STAGING_RAM_LIMIT")]
+    #[arg(long, value_name = "SIZE", value_parser = crate::units::parse_size, env = "KICKSTAND_STAGING_RAM_LIMIT")]
     pub staging_ram_limit: Option<u64>,
     /// A Kickstand server to post progress events to (with --mac).
     #[arg(long, value_name = "URL", requires = "mac")]
@@ -74,29 +74,6 @@ pub struct InstallArgs {
     /// The MAC address the server knows this install by (with --server).
     #[arg(long, value_name = "MAC", requires = "server")]
     pub mac: Option<String>,
-}
-
-/// A size in bytes, or with a binary `K`, `M`, `G` or `T` suffix (`512M`, `2G`).
-fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let (digits, shift) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let shift = match c.to_ascii_uppercase() {
-                'K' => 10,
-                'M' => 20,
-                'G' => 30,
-                'T' => 40,
-                _ => return Err(format!("{text:?}: expected bytes or a K, M, G or T suffix")),
-            };
-            (&t[..i], shift)
-        }
-        _ => (t, 0),
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?}: expected a whole number, e.g. 512M or 2G"))?;
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 /// `--firmware`.
@@ -199,24 +176,4 @@ pub fn run(args: &InstallArgs, reporter: Reporter) -> Result<()> {
         println!("/etc/fstab for the new system:\n{fstab}");
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn sizes_take_binary_suffixes() {
-        assert_eq!(parse_size("0"), Ok(0));
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert_eq!(parse_size("512M"), Ok(512 << 20));
-        assert_eq!(parse_size("2g"), Ok(2 << 30));
-        assert!(parse_size("2X").unwrap_err().contains("suffix"));
-        assert!(parse_size("M").is_err());
-        assert!(
-            parse_size("99999999999T")
-                .unwrap_err()
-                .contains("too large")
-        );
-    }
 }

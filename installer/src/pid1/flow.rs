@@ -183,7 +183,7 @@ fn fetch_and_install(
         dry_run: false,
         reporter: reporter.clone(),
         staging_dir: None,
-        staging_ram_limit: None,
+        staging_ram_limit: opts.staging_ram_limit,
         inherited_args: opts
             .consoles
             .iter()

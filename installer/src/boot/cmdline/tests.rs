@@ -42,7 +42,8 @@ fn what_the_provisioner_sends_parses_completely() {
         "initrd=initrd inst.ks=http://10.0.2.2:8080/ks/52-54-00-12-34-56 BOOTIF=01-52-54-00-12-34-56 ip=dhcp \
          kickstand.server=http://10.0.2.2:8080 kickstand.insecure_registry=10.0.2.2:5000 \
          kickstand.insecure_registry=[fd00::1]:5000 kickstand.authfile=http://10.0.2.2:8080/auth/x.json \
-         console=tty0 console=ttyS0,115200n8 inst.ks.sendmac inst.ks.sendsn=1",
+         console=tty0 console=ttyS0,115200n8 inst.ks.sendmac inst.ks.sendsn=1 \
+         kickstand.staging_ram_limit=512M",
     )
     .unwrap();
     assert_eq!(
@@ -61,6 +62,12 @@ fn what_the_provisioner_sends_parses_completely() {
     );
     assert_eq!(o.primary_console(), Some("ttyS0"));
     assert!(o.ks_sendmac && o.ks_sendsn && !o.debug && o.wants_network());
+    assert_eq!(o.staging_ram_limit, Some(512 << 20));
+    let e = parse("kickstand.staging_ram_limit=lots").unwrap_err();
+    assert!(
+        e[0].to_string().contains("kickstand.staging_ram_limit"),
+        "{e:?}"
+    );
 }
 
 #[test]
