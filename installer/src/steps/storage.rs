@@ -57,18 +57,25 @@ pub struct MadeVolume {
     pub node: PathBuf,
     /// Filesystem or swap UUID.
     pub uuid: Option<String>,
+    /// The LUKS container on it (`logvol --encrypted`), opened.
+    pub luks: Option<luks::Opened>,
 }
 
-/// The device-mapper devices the step activated: deactivated (volume groups, then LUKS
-/// devices) when dropped, after the mounts are gone.
+/// The device-mapper devices the step activated: deactivated (LUKS devices on logical
+/// volumes, volume groups, then LUKS devices on partitions) when dropped, after the mounts
+/// are gone.
 #[derive(Debug, Default)]
 struct Stack {
+    lv_luks: Vec<String>,
     vgs: Vec<String>,
     luks: Vec<String>,
 }
 
 impl Drop for Stack {
     fn drop(&mut self) {
+        for name in self.lv_luks.iter().rev() {
+            luks::close(name);
+        }
         for vg in self.vgs.iter().rev() {
             lvm::deactivate(vg);
         }
@@ -96,8 +103,8 @@ pub struct Prepared {
     _stack: Stack,
 }
 
-/// The device holding `d`'s filesystem (the opened LUKS device of an encrypted partition) and
-/// the filesystem's UUID.
+/// The device holding `d`'s filesystem (the opened LUKS device of an encrypted partition or
+/// volume) and the filesystem's UUID.
 fn fs_device<'a>(
     partitions: &'a [MadePartition],
     volumes: &'a [MadeVolume],
@@ -117,7 +124,13 @@ fn fs_device<'a>(
         DeviceRef::LogicalVolume { vg, lv } => volumes
             .iter()
             .find(|v| v.vg == *vg && v.lv == *lv)
-            .map(|v| (v.node.as_path(), v.uuid.as_deref())),
+            .map(|v| {
+                let node = v
+                    .luks
+                    .as_ref()
+                    .map_or(v.node.as_path(), |l| l.path.as_path());
+                (node, v.uuid.as_deref())
+            }),
     }
 }
 
@@ -159,8 +172,9 @@ impl Prepared {
     }
 
     /// Kernel arguments the image's initramfs (dracut) needs to reach the root and swap:
-    /// `rd.luks.uuid=luks-UUID` for every LUKS container, `rd.lvm.lv=VG/LV` for the root and
-    /// swap volumes.
+    /// `rd.luks.uuid=luks-UUID` for every LUKS container on a partition and for those on the
+    /// root and swap volumes (the others are opened from crypttab after the switch to the
+    /// root), `rd.lvm.lv=VG/LV` for the root and swap volumes.
     pub fn kernel_args(&self) -> Vec<String> {
         let mut out: Vec<String> = self
             .partitions
@@ -172,6 +186,10 @@ impl Prepared {
             if let DeviceRef::LogicalVolume { vg, lv } = &m.device {
                 if m.mount == "/" || m.mount == "swap" {
                     out.push(format!("rd.lvm.lv={vg}/{lv}"));
+                    let opened = self.volumes.iter().find(|v| v.vg == *vg && v.lv == *lv);
+                    if let Some(l) = opened.and_then(|v| v.luks.as_ref()) {
+                        out.push(format!("rd.luks.uuid={}", l.name));
+                    }
                 }
             }
         }
@@ -185,6 +203,7 @@ impl Prepared {
             .partitions
             .iter()
             .filter_map(|p| p.luks.as_ref())
+            .chain(self.volumes.iter().filter_map(|v| v.luks.as_ref()))
             .map(|l| format!("{} UUID={} none luks\n", l.name, l.uuid))
             .collect();
         (!lines.is_empty()).then(|| {
@@ -215,7 +234,11 @@ pub fn needed_tools(plan: &StoragePlan) -> Vec<Tool> {
     if !plan.volume_groups.is_empty() {
         out.push(tools::LVM);
     }
-    if plan.volume_groups.iter().any(|vg| vg.thin_pool.is_some()) {
+    if plan
+        .volume_groups
+        .iter()
+        .any(|vg| !vg.thin_pools.is_empty())
+    {
         out.push(tools::THIN_CHECK);
     }
     for (_, content) in plan.devices() {
@@ -325,7 +348,7 @@ pub fn run(plan: &StoragePlan, options: &Options) -> Result<Prepared> {
         // On an error below, `stack` is dropped here first: volumes deactivated, LUKS closed.
         let mut stack = Stack::default();
         let mut volumes = mapped_devices(plan, &mut made, &mut stack)?;
-        format_mapped(plan, &mut made, &mut volumes)?;
+        format_mapped(plan, &mut made, &mut volumes, &mut stack)?;
         let mounts = mount_tree(plan, &made, &volumes, options)?;
         Ok((mounts, stack, volumes))
     })();
@@ -442,6 +465,7 @@ fn mapped_devices(
                 lv: lv.name.clone(),
                 node,
                 uuid: None,
+                luks: None,
             });
         }
     }
@@ -467,11 +491,13 @@ fn format_partitions(plan: &StoragePlan, made: &mut [MadePartition]) -> Result<(
     Ok(())
 }
 
-/// Makes the filesystems and swap areas inside opened LUKS containers and on logical volumes.
+/// Makes the filesystems and swap areas inside opened LUKS containers and on logical volumes
+/// (formatting and opening the LUKS containers on logical volumes first).
 fn format_mapped(
     plan: &StoragePlan,
     made: &mut [MadePartition],
     volumes: &mut [MadeVolume],
+    stack: &mut Stack,
 ) -> Result<()> {
     for disk in &plan.disks {
         for p in &disk.partitions {
@@ -497,7 +523,19 @@ fn format_mapped(
                 .find(|v| v.vg == vg.name && v.lv == lv.name)
                 .context("logical volume missing")?;
             let what = format!("logical volume {}/{}", vg.name, lv.name);
-            v.uuid = mkfs::make_on(&lv.content, &v.node, &what)
+            let (content, node) = match &lv.content {
+                Content::Encrypted { luks: l, inner } => {
+                    let opened = luks::format_and_open(l, &v.node)
+                        .with_context(|| format!("encrypting {what}"))?;
+                    tracing::info!(device = %opened.path.display(), "LUKS container opened");
+                    stack.lv_luks.push(opened.name.clone());
+                    let node = opened.path.clone();
+                    v.luks = Some(opened);
+                    (inner.as_ref(), node)
+                }
+                c => (c, v.node.clone()),
+            };
+            v.uuid = mkfs::make_on(content, &node, &what)
                 .with_context(|| format!("formatting {what}"))?;
         }
     }
@@ -546,7 +584,10 @@ pub fn check_kernel(plan: &StoragePlan, load: bool) -> Result<()> {
         .devices()
         .iter()
         .any(|(_, c)| matches!(c, Content::Encrypted { .. }));
-    let thin = plan.volume_groups.iter().any(|vg| vg.thin_pool.is_some());
+    let thin = plan
+        .volume_groups
+        .iter()
+        .any(|vg| !vg.thin_pools.is_empty());
     let mut required = vec!["dm_mod"];
     if encrypted {
         required.push("dm_crypt");

@@ -16,6 +16,7 @@ pub mod plan;
 pub mod report;
 pub mod request;
 mod select;
+mod volgroup;
 
 pub use error::PlanError;
 pub use from_kickstart::plan;
