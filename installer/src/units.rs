@@ -1,5 +1,7 @@
 //! Byte sizes: constants and human-readable formatting ("600 MiB", "19.4 GiB").
 
+/// One kibibyte.
+pub const KIB: u64 = 1 << 10;
 /// One mebibyte.
 pub const MIB: u64 = 1 << 20;
 /// One gibibyte.

@@ -63,6 +63,17 @@ raid /boot --level=1 --device=boot --fstype=ext4 raid.01 raid.02
 raid / --level=1 --device=root raid.11 raid.12
 ";
 
+const MANUAL_LVM: &str = "clearpart --all --initlabel
+reqpart
+part /boot --size=1024
+part pv.01 --grow
+volgroup vg0 pv.01
+logvol / --vgname=vg0 --name=root --size=8192
+logvol swap --vgname=vg0 --name=swap --size=1024
+logvol none --vgname=vg0 --name=pool --thinpool --size=2048 --grow
+logvol /home --vgname=vg0 --name=home --thin --poolname=pool --size=1024 --grow --fstype=ext4
+";
+
 const CASES: &[Case] = &[
     // autopart defaults, firmware, sizes and sector sizes
     case(
@@ -506,6 +517,53 @@ const CASES: &[Case] = &[
         &["vda:1G"],
         Error(&["disk vda is 1 GiB"]),
     ),
+    // manual LVM: part pv.N, volgroup, logvol
+    case(
+        "manual lvm thin",
+        MANUAL_LVM,
+        Uefi,
+        &["vda:20G"],
+        Layout(&[
+            "vda new: 1 /boot/efi vfat 600M | 2 /boot xfs 1024M | 3 pv(vg0) 18854M",
+            "vg vg0 18852M: pool pool 9608M | root / xfs 8192M | swap swap 1024M | home thin /home ext4 9608M",
+        ]),
+    ),
+    case(
+        "manual lvm two disks",
+        "reqpart\npart /boot --size=1024\npart pv.01 --grow --ondisk=vda\n\
+         part pv.02 --size=5000 --ondisk=vdb --encrypted --passphrase=x\n\
+         volgroup data pv.01 pv.02 --pesize=16384 --reserved-percent=10\n\
+         logvol / --vgname=data --name=root --percent=50\n\
+         logvol /srv --vgname=data --name=srv --size=1000 --grow --fstype=ext4",
+        Bios,
+        &["vda:10G", "vdb:10G"],
+        Layout(&[
+            "vda new: 1 bios 1M | 2 /boot xfs 1024M | 3 pv(data) 9213M",
+            "vdb new: 1 luks2(pv(data)) 5000M",
+            "vg data 14176M: root / xfs 5856M | srv /srv ext4 6880M",
+        ]),
+    ),
+    case(
+        "manual lvm too big",
+        "reqpart\npart /boot --size=1024\npart pv.01 --size=4000\nvolgroup vg0 pv.01\n\
+         logvol / --vgname=vg0 --name=root --size=3000\n\
+         logvol swap --vgname=vg0 --name=swap --size=2000",
+        Uefi,
+        &["vda:20G"],
+        Error(&[
+            "volume group vg0 has 3.8 GiB for logical volumes",
+            "1008 MiB too much: root 2.9 GiB + swap 1.9 GiB",
+            "(line 4)",
+        ]),
+    ),
+    case(
+        "manual lvm boot on bios",
+        "reqpart\npart pv.01 --grow\nvolgroup vg0 pv.01\n\
+         logvol / --vgname=vg0 --name=root --size=3000",
+        Bios,
+        &["vda:20G"],
+        Error(&["logvol / without a /boot partition", "(line 4)"]),
+    ),
     case(
         "raid member no array uses",
         "part raid.01 --size=1000\npart / --grow",
@@ -930,4 +988,27 @@ fn dry_run_report_lists_the_md_arrays_and_every_boot_disk() {
         assert!(text.contains(want), "{want:?} missing:\n{text}");
     }
     assert_eq!(plan.boot_disks(), ["vda", "vdb"]);
+}
+
+#[test]
+fn dry_run_report_shows_a_manual_volume_group() {
+    let plan = plan_request(
+        &ks(MANUAL_LVM),
+        &hw(Uefi, &["vda:20G"]),
+        &ImageFacts::default(),
+    )
+    .unwrap();
+    let text = report::render(&plan);
+    for want in [
+        "Linux LVM         LVM PV      (volume group vg0)",
+        "LVM volume group vg0 — ",
+        "4 MiB extents, on vda partition 3",
+        "thin pool (metadata",
+        "(thin in pool)",
+        "/dev/mapper/vg0-root",
+        "/dev/mapper/vg0-home         ext4        /home",
+        "/dev/mapper/vg0-swap         swap        swap",
+    ] {
+        assert!(text.contains(want), "{want:?} missing:\n{text}");
+    }
 }

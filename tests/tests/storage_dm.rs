@@ -3,7 +3,8 @@
 //! root; the disk then boots through the tiny image's own initramfs, which activates the
 //! volume group (`rd.lvm.lv=`) and opens LUKS (`rd.luks.uuid=`, the passphrase typed on the
 //! serial console by the test), and `KICKSTAND-BOOTED` reports the root on
-//! `/dev/mapper/kickstand-root`. The host kernel has no device-mapper: a host-mode LVM install
+//! `/dev/mapper/kickstand-root` (a manual `part pv.N`/`volgroup`/`logvol` layout: on
+//! `/dev/mapper/vg0-root`). The host kernel has no device-mapper: a host-mode LVM install
 //! is refused before the disk is touched.
 
 mod common;
@@ -15,7 +16,13 @@ use std::time::Duration;
 
 /// Installs with `storage` (the kickstart's storage commands) onto a blank 5 GiB virtio disk,
 /// boots it, types `passphrase` when the tiny initramfs asks for it, and returns the report.
-fn install_and_boot(name: &str, storage: &str, passphrase: Option<&str>) -> BootReport {
+/// The installer's plan must name `root_lv` (`/dev/mapper/VG-LV`).
+fn install_and_boot(
+    name: &str,
+    storage: &str,
+    passphrase: Option<&str>,
+    root_lv: &str,
+) -> BootReport {
     let files = VmFiles::new(name);
     let registry = common::tiny_registry();
     let ks = format!(
@@ -62,8 +69,8 @@ fn install_and_boot(name: &str, storage: &str, passphrase: Option<&str>) -> Boot
     drop(vm);
     times.print(name);
     assert!(
-        installer_console.contains("/dev/mapper/kickstand-root"),
-        "the plan names the logical volume:\n{installer_console}"
+        installer_console.contains(root_lv),
+        "the plan names the logical volume {root_lv}:\n{installer_console}"
     );
     if let Some(p) = passphrase {
         assert!(
@@ -121,13 +128,15 @@ fn install_and_boot(name: &str, storage: &str, passphrase: Option<&str>) -> Boot
     BootReport::parse(&line).unwrap()
 }
 
+const AUTOPART_ROOT: &str = "/dev/mapper/kickstand-root";
+
 fn assert_lvm_root(report: &BootReport, name: &str) {
+    assert_lvm_root_on(report, name, AUTOPART_ROOT);
+}
+
+fn assert_lvm_root_on(report: &BootReport, name: &str, root: &str) {
     assert_eq!(report.get("hostname"), Some(name), "{report:?}");
-    assert_eq!(
-        report.get("root"),
-        Some("/dev/mapper/kickstand-root"),
-        "{report:?}"
-    );
+    assert_eq!(report.get("root"), Some(root), "{report:?}");
     assert_eq!(report.get("rootfs"), Some("xfs"), "{report:?}");
     assert_eq!(report.get("fstab"), Some("ok"), "{report:?}");
     let mounts = report.get("mounts").unwrap_or("-");
@@ -142,7 +151,7 @@ fn lvm_autopart_installs_and_boots_from_a_logical_volume() {
     ) {
         return;
     }
-    let report = install_and_boot("dm-lvm", "autopart --type=lvm", None);
+    let report = install_and_boot("dm-lvm", "autopart --type=lvm", None, AUTOPART_ROOT);
     assert_lvm_root(&report, "dm-lvm");
 }
 
@@ -151,7 +160,7 @@ fn thin_autopart_installs_and_boots_from_a_thin_volume() {
     if !qemu_harness::gate::vm_test("thin_autopart_installs_and_boots_from_a_thin_volume", true) {
         return;
     }
-    let report = install_and_boot("dm-thinp", "autopart --type=thinp", None);
+    let report = install_and_boot("dm-thinp", "autopart --type=thinp", None, AUTOPART_ROOT);
     assert_lvm_root(&report, "dm-thinp");
 }
 
@@ -172,8 +181,34 @@ fn encrypted_lvm_root_boots_with_the_passphrase_typed_on_the_console() {
              --pbkdf-iterations=1000"
         ),
         Some(passphrase),
+        AUTOPART_ROOT,
     );
     assert_lvm_root(&report, "dm-luks");
+}
+
+/// A manual layout: `/boot` and a physical volume partition, a volume group on it with a root
+/// volume, swap, and a thin pool holding a thin `/home` (ext4), sized by the planner.
+#[test]
+fn manual_lvm_layout_with_a_thin_home_installs_and_boots() {
+    if !qemu_harness::gate::vm_test(
+        "manual_lvm_layout_with_a_thin_home_installs_and_boots",
+        true,
+    ) {
+        return;
+    }
+    let storage = "reqpart\n\
+        part /boot --size=1024 --fstype=xfs\n\
+        part pv.01 --size=1 --grow\n\
+        volgroup vg0 pv.01\n\
+        logvol / --vgname=vg0 --name=root --size=2000 --fstype=xfs\n\
+        logvol swap --vgname=vg0 --name=swap --size=128\n\
+        logvol none --vgname=vg0 --name=pool --thinpool --size=400 --grow\n\
+        logvol /home --vgname=vg0 --name=home --thin --poolname=pool --size=300 --grow \
+        --fstype=ext4";
+    let report = install_and_boot("dm-manual", storage, None, "/dev/mapper/vg0-root");
+    assert_lvm_root_on(&report, "dm-manual", "/dev/mapper/vg0-root");
+    let mounts = report.get("mounts").unwrap_or("-");
+    assert!(mounts.contains("/home:ext4"), "{report:?}");
 }
 
 /// The host kernel here has no device-mapper: the install stops before touching the disk.

@@ -1,4 +1,4 @@
-//! LVM with the real `lvm` binary: physical volumes, a volume group, a thin pool and logical
+//! LVM with the real `lvm` binary: physical volumes, a volume group, thin pools and logical
 //! volumes in whole extents, as the plan sized them. Every call carries a configuration that
 //! works without udev (the installer initramfs runs none): libdevmapper makes the
 //! `/dev/mapper` nodes itself, no device list from udev, no devices file, no dmeventd.
@@ -6,7 +6,6 @@
 use crate::cmd::Cmd;
 use crate::storage::VolumeGroup;
 use crate::tools;
-use crate::units::MIB;
 use anyhow::{Result, bail};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -41,13 +40,13 @@ pub fn create(vg: &VolumeGroup, pvs: &[PathBuf]) -> Result<Vec<PathBuf>> {
             "--yes",
             "--physicalextentsize",
         ])
-        .arg(format!("{}m", vg.extent_size / MIB))
+        .arg(kib(vg.extent_size))
         .arg(&vg.name)
         .args(pvs)
         .run()?;
     let extents = |bytes: u64| (bytes / vg.extent_size).to_string();
-    if let Some(pool) = &vg.thin_pool {
-        lvm(format!("creating the thin pool {}/{}", vg.name, pool.name))
+    for pool in &vg.thin_pools {
+        let mut cmd = lvm(format!("creating the thin pool {}/{}", vg.name, pool.name))
             .args([
                 "lvcreate",
                 "--config",
@@ -58,22 +57,23 @@ pub fn create(vg: &VolumeGroup, pvs: &[PathBuf]) -> Result<Vec<PathBuf>> {
             ])
             .args(["--extents", &extents(pool.size)])
             .arg("--poolmetadatasize")
-            .arg(format!("{}m", pool.metadata_size / MIB))
-            .args(["--name", &pool.name])
-            .arg(&vg.name)
-            .run()?;
+            .arg(kib(pool.metadata_size));
+        if let Some(chunk) = pool.chunk_size {
+            cmd = cmd.arg("--chunksize").arg(kib(chunk));
+        }
+        cmd.args(["--name", &pool.name]).arg(&vg.name).run()?;
     }
     let mut nodes = Vec::new();
     for lv in &vg.volumes {
         let what = format!("creating the logical volume {}/{}", vg.name, lv.name);
         let cmd = lvm(what).args(["lvcreate", "--config", CONFIG, "--yes", "-Wy"]);
-        let cmd = match (&vg.thin_pool, lv.thin) {
-            (Some(pool), true) => cmd
+        let cmd = match &lv.thin_pool {
+            Some(pool) => cmd
                 .arg("--virtualsize")
-                .arg(format!("{}m", lv.size / MIB))
+                .arg(kib(lv.size))
                 .arg("--thinpool")
-                .arg(format!("{}/{}", vg.name, pool.name)),
-            _ => cmd
+                .arg(format!("{}/{}", vg.name, pool)),
+            None => cmd
                 .args(["-Zy", "--extents", &extents(lv.size)])
                 .arg(&vg.name),
         };
@@ -83,6 +83,11 @@ pub fn create(vg: &VolumeGroup, pvs: &[PathBuf]) -> Result<Vec<PathBuf>> {
         nodes.push(node);
     }
     Ok(nodes)
+}
+
+/// A size for LVM's command line, in KiB (`4096k`): extents may be smaller than 1 MiB.
+fn kib(bytes: u64) -> String {
+    format!("{}k", bytes / 1024)
 }
 
 /// Deactivates every volume of `vg` (errors are logged: this is cleanup).

@@ -213,7 +213,35 @@ fn le32(buf: &[u8], offset: usize) -> u32 {
         .unwrap_or(0)
 }
 
+fn le64(buf: &[u8], offset: usize) -> Option<u64> {
+    let b = buf.get(offset..offset + 8)?;
+    Some(u64::from_le_bytes(b.try_into().ok()?))
+}
+
 const MD_MAGIC: u32 = 0xa92b_4efc;
+
+/// The volume group an LVM physical volume belongs to (the planner refuses a new group of the
+/// same name): the first word of the metadata text (`NAME {`) of the first metadata area, when
+/// that text lies in `buf`. The label is in sector 1: `offset_xl` (+20) leads to the PV header
+/// (UUID, size, data areas and then metadata areas, each list ending with a zero entry); the
+/// metadata area header has the magic at +4 and the text's offset at +40.
+fn lvm_vg_name(buf: &[u8]) -> Option<String> {
+    let mut at_ = 512 + le32(buf, 512 + 20) as usize + 32 + 8;
+    while le64(buf, at_)? != 0 {
+        at_ += 16;
+    }
+    at_ += 16;
+    let mda = usize::try_from(le64(buf, at_)?).ok()?;
+    if !at(buf, mda + 4, b" LVM2 x[5A%r0N*>") {
+        return None;
+    }
+    let text = mda + usize::try_from(le64(buf, mda + 40)?).ok()?;
+    let raw = buf.get(text..(text + 128).min(buf.len()))?;
+    let s = String::from_utf8_lossy(raw);
+    let mut words = s.split_whitespace();
+    let name = words.next()?;
+    (words.next() == Some("{")).then(|| name.to_string())
+}
 
 fn probe_head(buf: &[u8]) -> Vec<Signature> {
     let sig = |kind, label| vec![Signature { kind, label }];
@@ -242,7 +270,7 @@ fn probe_head(buf: &[u8]) -> Vec<Signature> {
         return sig("swap", text(buf, 1024 + 28, 16));
     }
     if at(buf, 512, b"LABELONE") && at(buf, 512 + 24, b"LVM2 001") {
-        return sig("LVM2_member", None);
+        return sig("LVM2_member", lvm_vg_name(buf));
     }
     if le32(buf, 0) == MD_MAGIC || le32(buf, 4096) == MD_MAGIC {
         return sig("linux_raid_member", None);
@@ -319,6 +347,34 @@ mod tests {
         let mut buf = vec![0u8; HEAD];
         buf[4096..4100].copy_from_slice(&MD_MAGIC.to_le_bytes());
         assert_eq!(probe_head(&buf)[0].kind, "linux_raid_member");
+    }
+
+    /// A PV label as `pvcreate` + `vgcreate vg0` write it: label in sector 1, PV header after
+    /// it, one data area, one metadata area at 4 KiB whose text starts 512 bytes in.
+    #[test]
+    fn an_lvm_physical_volume_names_its_volume_group() {
+        let mut buf = vec![0u8; HEAD];
+        buf[512..520].copy_from_slice(b"LABELONE");
+        buf[512 + 20..512 + 24].copy_from_slice(&32u32.to_le_bytes());
+        buf[512 + 24..512 + 32].copy_from_slice(b"LVM2 001");
+        let pv = 512 + 32;
+        // data area {1 MiB, 0}, terminator, metadata area {4096, 1 MiB - 4096}, terminator.
+        buf[pv + 40..pv + 48].copy_from_slice(&(1u64 << 20).to_le_bytes());
+        buf[pv + 72..pv + 80].copy_from_slice(&4096u64.to_le_bytes());
+        buf[4096 + 4..4096 + 20].copy_from_slice(b" LVM2 x[5A%r0N*>");
+        buf[4096 + 40..4096 + 48].copy_from_slice(&512u64.to_le_bytes());
+        let text = b"vg0 {\nid = \"abc\"\nseqno = 1\n";
+        buf[4608..4608 + text.len()].copy_from_slice(text);
+        assert_eq!(
+            probe_head(&buf),
+            vec![Signature {
+                kind: "LVM2_member",
+                label: Some("vg0".into())
+            }]
+        );
+        // Metadata beyond what was read: still a PV, the group unknown.
+        buf[4096 + 40..4096 + 48].copy_from_slice(&(1u64 << 20).to_le_bytes());
+        assert_eq!(probe_head(&buf)[0].label, None);
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub struct MadeVolume {
     pub node: PathBuf,
     /// Filesystem or swap UUID.
     pub uuid: Option<String>,
+    /// The LUKS container on it (`logvol --encrypted`), opened.
+    pub luks: Option<luks::Opened>,
 }
 
 /// One md array the step created and started.
@@ -72,10 +74,12 @@ pub struct MadeArray {
     pub luks: Option<luks::Opened>,
 }
 
-/// The device-mapper devices and md arrays the step activated: deactivated (volume groups,
-/// then LUKS devices, then arrays) when dropped, after the mounts are gone.
+/// The device-mapper devices and md arrays the step activated: deactivated (LUKS devices on
+/// logical volumes, volume groups, LUKS devices on partitions and arrays, then arrays) when
+/// dropped, after the mounts are gone.
 #[derive(Debug, Default)]
 struct Stack {
+    lv_luks: Vec<String>,
     vgs: Vec<String>,
     luks: Vec<String>,
     arrays: Vec<PathBuf>,
@@ -83,6 +87,9 @@ struct Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
+        for name in self.lv_luks.iter().rev() {
+            luks::close(name);
+        }
         for vg in self.vgs.iter().rev() {
             lvm::deactivate(vg);
         }
@@ -115,8 +122,8 @@ pub struct Prepared {
     _stack: Stack,
 }
 
-/// The device holding `d`'s filesystem (the opened LUKS device of an encrypted partition) and
-/// the filesystem's UUID.
+/// The device holding `d`'s filesystem (the opened LUKS device of an encrypted partition or
+/// volume) and the filesystem's UUID.
 fn fs_device<'a>(
     partitions: &'a [MadePartition],
     volumes: &'a [MadeVolume],
@@ -144,7 +151,13 @@ fn fs_device<'a>(
         DeviceRef::LogicalVolume { vg, lv } => volumes
             .iter()
             .find(|v| v.vg == *vg && v.lv == *lv)
-            .map(|v| (v.node.as_path(), v.uuid.as_deref())),
+            .map(|v| {
+                let node = v
+                    .luks
+                    .as_ref()
+                    .map_or(v.node.as_path(), |l| l.path.as_path());
+                (node, v.uuid.as_deref())
+            }),
     }
 }
 
@@ -202,7 +215,9 @@ impl Prepared {
     /// Kernel arguments the image's initramfs (dracut) needs to reach the root and swap:
     /// `rd.md.uuid=UUID` for every md array (so `/boot` on RAID is there too for systems
     /// without udev's incremental assembly), `rd.luks.uuid=luks-UUID` for every LUKS
-    /// container, `rd.lvm.lv=VG/LV` for the root and swap volumes.
+    /// container on a partition or array and for those on the root and swap volumes (the
+    /// others are opened from crypttab after the switch to the root), `rd.lvm.lv=VG/LV` for
+    /// the root and swap volumes.
     pub fn kernel_args(&self) -> Vec<String> {
         let mut out: Vec<String> = self
             .arrays
@@ -217,6 +232,10 @@ impl Prepared {
             if let DeviceRef::LogicalVolume { vg, lv } = &m.device {
                 if m.mount == "/" || m.mount == "swap" {
                     out.push(format!("rd.lvm.lv={vg}/{lv}"));
+                    let opened = self.volumes.iter().find(|v| v.vg == *vg && v.lv == *lv);
+                    if let Some(l) = opened.and_then(|v| v.luks.as_ref()) {
+                        out.push(format!("rd.luks.uuid={}", l.name));
+                    }
                 }
             }
         }
@@ -228,6 +247,7 @@ impl Prepared {
     pub fn crypttab(&self) -> Option<String> {
         let lines: Vec<String> = self
             .opened_luks()
+            .chain(self.volumes.iter().filter_map(|v| v.luks.as_ref()))
             .map(|l| format!("{} UUID={} none luks\n", l.name, l.uuid))
             .collect();
         (!lines.is_empty()).then(|| {
@@ -284,7 +304,11 @@ pub fn needed_tools(plan: &StoragePlan) -> Vec<Tool> {
     if !plan.volume_groups.is_empty() {
         out.push(tools::LVM);
     }
-    if plan.volume_groups.iter().any(|vg| vg.thin_pool.is_some()) {
+    if plan
+        .volume_groups
+        .iter()
+        .any(|vg| !vg.thin_pools.is_empty())
+    {
         out.push(tools::THIN_CHECK);
     }
     if !plan.md_arrays.is_empty() {
@@ -401,7 +425,7 @@ pub fn run(plan: &StoragePlan, options: &Options) -> Result<Prepared> {
         let mut stack = Stack::default();
         let mut arrays = md_arrays(plan, &made, &mut stack)?;
         let mut volumes = mapped_devices(plan, &mut made, &mut arrays, &mut stack)?;
-        format_mapped(plan, &mut made, &mut volumes, &mut arrays)?;
+        format_mapped(plan, &mut made, &mut volumes, &mut arrays, &mut stack)?;
         let mounts = mount_tree(plan, &made, &volumes, &arrays, options)?;
         Ok((mounts, stack, volumes, arrays))
     })();
@@ -571,6 +595,7 @@ fn mapped_devices(
                 lv: lv.name.clone(),
                 node,
                 uuid: None,
+                luks: None,
             });
         }
     }
@@ -596,12 +621,14 @@ fn format_partitions(plan: &StoragePlan, made: &mut [MadePartition]) -> Result<(
     Ok(())
 }
 
-/// Makes the filesystems and swap areas inside opened LUKS containers and on logical volumes.
+/// Makes the filesystems and swap areas inside opened LUKS containers and on logical volumes
+/// (formatting and opening the LUKS containers on logical volumes first).
 fn format_mapped(
     plan: &StoragePlan,
     made: &mut [MadePartition],
     volumes: &mut [MadeVolume],
     arrays: &mut [MadeArray],
+    stack: &mut Stack,
 ) -> Result<()> {
     for a in &plan.md_arrays {
         let m = made_array(arrays, a)?;
@@ -638,7 +665,19 @@ fn format_mapped(
                 .find(|v| v.vg == vg.name && v.lv == lv.name)
                 .context("logical volume missing")?;
             let what = format!("logical volume {}/{}", vg.name, lv.name);
-            v.uuid = mkfs::make_on(&lv.content, &v.node, &what)
+            let (content, node) = match &lv.content {
+                Content::Encrypted { luks: l, inner } => {
+                    let opened = luks::format_and_open(l, &v.node)
+                        .with_context(|| format!("encrypting {what}"))?;
+                    tracing::info!(device = %opened.path.display(), "LUKS container opened");
+                    stack.lv_luks.push(opened.name.clone());
+                    let node = opened.path.clone();
+                    v.luks = Some(opened);
+                    (inner.as_ref(), node)
+                }
+                c => (c, v.node.clone()),
+            };
+            v.uuid = mkfs::make_on(content, &node, &what)
                 .with_context(|| format!("formatting {what}"))?;
         }
     }
@@ -701,7 +740,10 @@ pub fn check_kernel(plan: &StoragePlan, load: bool) -> Result<()> {
         .devices()
         .iter()
         .any(|(_, c)| matches!(c, Content::Encrypted { .. }));
-    let thin = plan.volume_groups.iter().any(|vg| vg.thin_pool.is_some());
+    let thin = plan
+        .volume_groups
+        .iter()
+        .any(|vg| !vg.thin_pools.is_empty());
     let mut required = vec!["dm_mod"];
     if encrypted {
         required.push("dm_crypt");

@@ -90,8 +90,8 @@ pub struct VolumeGroup {
     pub extent_size: u64,
     /// Bytes of extents the physical volumes provide (one extent is kept free).
     pub size: u64,
-    /// A thin pool the thin volumes take their blocks from.
-    pub thin_pool: Option<ThinPool>,
+    /// Thin pools the thin volumes take their blocks from (made before the volumes).
+    pub thin_pools: Vec<ThinPool>,
     /// Logical volumes, in creation order.
     pub volumes: Vec<LogicalVolume>,
     /// The kickstart command it comes from.
@@ -107,6 +107,8 @@ pub struct ThinPool {
     pub size: u64,
     /// Metadata size in bytes (LVM keeps a spare of the same size in the volume group).
     pub metadata_size: u64,
+    /// `--chunksize` in bytes (None: LVM's default).
+    pub chunk_size: Option<u64>,
 }
 
 /// An LVM logical volume.
@@ -116,8 +118,8 @@ pub struct LogicalVolume {
     pub name: String,
     /// Size in bytes (virtual size for a thin volume).
     pub size: u64,
-    /// A thin volume in the group's thin pool.
-    pub thin: bool,
+    /// The thin pool of the group it is a thin volume in (None: a linear volume).
+    pub thin_pool: Option<String>,
     /// What goes into it: a filesystem or swap.
     pub content: Content,
 }

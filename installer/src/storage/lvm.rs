@@ -22,7 +22,7 @@ pub const EXTENT: u64 = 4 * MIB;
 /// The thin pool of `autopart --type=thinp` (Anaconda's name).
 pub const POOL: &str = "pool00";
 /// Where `pvcreate` starts the extents (its default data alignment).
-const PV_DATA_START: u64 = MIB;
+pub(super) const PV_DATA_START: u64 = MIB;
 /// `root`: base size, and the most it grows to.
 const ROOT_BASE: u64 = GIB;
 const ROOT_MAX: u64 = 70 * GIB;
@@ -61,7 +61,7 @@ pub fn pv_bytes(size: u64, encrypted: bool) -> u64 {
 }
 
 /// Thin pool metadata for `data` bytes: 0.1 %, at least 4 MiB, whole extents.
-fn pool_metadata(data: u64) -> u64 {
+pub(super) fn pool_metadata(data: u64) -> u64 {
     align_up((data / 1000).max(4 * MIB), EXTENT)
 }
 
@@ -80,6 +80,7 @@ pub(super) fn volume_group(p: &Pending, partition: u64) -> Result<VolumeGroup, P
                 name: POOL.into(),
                 size: data,
                 metadata_size: meta,
+                chunk_size: None,
             }),
         )
     } else {
@@ -140,7 +141,7 @@ pub(super) fn volume_group(p: &Pending, partition: u64) -> Result<VolumeGroup, P
         volumes.push(LogicalVolume {
             name: name.into(),
             size,
-            thin: p.thin,
+            thin_pool: p.thin.then(|| POOL.to_string()),
             content: Content::Filesystem(Filesystem {
                 fstype: p.fstype,
                 label: Some(name.into()),
@@ -155,7 +156,7 @@ pub(super) fn volume_group(p: &Pending, partition: u64) -> Result<VolumeGroup, P
         name: p.vg.clone(),
         extent_size: EXTENT,
         size: total,
-        thin_pool,
+        thin_pools: thin_pool.into_iter().collect(),
         volumes,
         origin: p.origin,
     })
@@ -209,10 +210,14 @@ mod tests {
     #[test]
     fn thin_volumes_fit_in_the_pool_next_to_its_metadata() {
         let vg = volume_group(&pending(true, true), 8 * GIB).unwrap();
-        let pool = vg.thin_pool.as_ref().unwrap();
+        let pool = &vg.thin_pools[0];
         assert_eq!(vg.size, pv_bytes(8 * GIB, true));
         assert!(pool.size + 2 * pool.metadata_size + EXTENT <= vg.size);
-        assert!(vg.volumes.iter().all(|v| v.thin));
+        assert!(
+            vg.volumes
+                .iter()
+                .all(|v| v.thin_pool.as_deref() == Some(POOL))
+        );
         assert!(vg.volumes.iter().map(|v| v.size).sum::<u64>() <= pool.size);
     }
 

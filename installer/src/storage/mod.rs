@@ -18,6 +18,7 @@ pub mod report;
 pub mod request;
 mod select;
 pub mod staging;
+mod volgroup;
 
 pub use error::PlanError;
 pub use from_kickstart::plan;

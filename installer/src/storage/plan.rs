@@ -5,8 +5,8 @@ use super::alloc::{Want, allocate, usable_region};
 use super::error::PlanError;
 use super::guid;
 use super::layout::{
-    Content, DiskPlan, Filesystem, FsType, ImageCheck, PlannedPartition, StoragePlan, Subvolume,
-    TableAction,
+    Content, DiskPlan, Filesystem, FsType, ImageCheck, LUKS2_HEADER, PlannedPartition, StoragePlan,
+    Subvolume, TableAction,
 };
 use super::request::{
     AutoKind, AutoPart, BootLocation, Origin, PartRequest, RaidRequest, StorageRequest,
@@ -14,7 +14,7 @@ use super::request::{
 use super::select::{
     Selection, check_list, check_writable, refuse_boot_medium, resolve, select, table_action,
 };
-use super::{luks, lvm, raid};
+use super::{luks, lvm, raid, volgroup};
 use crate::hardware::{Firmware, Hardware};
 use crate::units::{GIB, MIB, align_down, align_up};
 use std::collections::BTreeMap;
@@ -65,11 +65,20 @@ pub fn plan_request(
         check_list(items, hw)?;
     }
     let sel = select(req, hw)?;
+    let groups = volgroup::check(req, hw, &sel.clear)?;
+    if let Some(auto) = req
+        .autopart
+        .as_ref()
+        .filter(|a| matches!(a.kind, AutoKind::Lvm | AutoKind::ThinP))
+    {
+        let existing = volgroup::existing(hw, &sel.clear);
+        volgroup::check_unused_name(lvm::AUTOPART_VG, "autopart", auto.origin, &existing)?;
+    }
     let boot_disk = boot_disk(req, hw, &sel)?;
     let image_need = image.compressed_size.map(|c| c * IMAGE_MARGIN);
     let (mut reqs, pending_vg) = match &req.autopart {
         Some(auto) => autopart(req, auto, hw, boot_disk, image_need)?,
-        None => (parts(req, hw, &sel, boot_disk)?, None),
+        None => (parts(req, hw, &sel, boot_disk, &groups)?, None),
     };
     reqs.sort_by_key(|r| r.rank);
 
@@ -140,6 +149,7 @@ pub fn plan_request(
             .expect("autopart planned the physical volume partition");
         volume_groups.push(lvm::volume_group(p, pv.size)?);
     }
+    volume_groups.extend(volgroup::size(req, &disks, hw.memory_bytes)?);
     let md_arrays = raid::arrays(req, &disks)?;
     let mut plan = StoragePlan {
         firmware: hw.firmware,
@@ -195,7 +205,7 @@ fn check_supported(req: &StorageRequest) -> Result<(), PlanError> {
     }
     for p in &req.parts {
         let m = p.mntpoint.as_str();
-        if m.starts_with("pv.") || m.starts_with("btrfs.") {
+        if m.starts_with("btrfs.") {
             return unsupported(format!("part {m}"), p.origin);
         }
     }
@@ -479,12 +489,22 @@ fn parts(
     hw: &Hardware,
     sel: &Selection,
     boot_disk: usize,
+    groups: &volgroup::Groups,
 ) -> Result<Vec<Req>, PlanError> {
     let mut out = Vec::new();
     let mut mounts: BTreeMap<String, Origin> = BTreeMap::new();
     let owners = raid::owners(req)?;
+    for (m, origin) in &groups.mounts {
+        if let Some(first) = mounts.insert(m.clone(), *origin) {
+            return Err(PlanError::DuplicateMount {
+                mount: m.clone(),
+                first,
+                second: *origin,
+            });
+        }
+    }
     for p in &req.parts {
-        let r = part(p, hw, sel, boot_disk, &owners)?;
+        let r = part(p, hw, sel, boot_disk, &owners, groups)?;
         let mount = match r.content.opened() {
             Content::Filesystem(fs) => fs.mount.clone(),
             _ => None,
@@ -560,6 +580,7 @@ fn part(
     sel: &Selection,
     boot_disk: usize,
     owners: &BTreeMap<String, &RaidRequest>,
+    groups: &volgroup::Groups,
 ) -> Result<Req, PlanError> {
     let m = p.mntpoint.as_str();
     let what = format!("part {m}");
@@ -642,6 +663,25 @@ fn part(
             base,
             None,
             0,
+        )
+    } else if let Some(vg) = groups.owner.get(m) {
+        let base = need_size(None)?;
+        // The PV's metadata and at least one extent, inside the LUKS container if any.
+        let luks = p.encryption.as_ref().map_or(0, |_| LUKS2_HEADER);
+        let min = lvm::PV_DATA_START + lvm::EXTENT + luks;
+        let type_guid = if p.encryption.is_some() {
+            guid::LUKS
+        } else {
+            guid::LVM
+        };
+        let content = Content::PhysicalVolume { vg: vg.clone() };
+        (
+            type_guid,
+            m.to_string(),
+            content,
+            base,
+            Some((min, "LVM")),
+            2,
         )
     } else if m == "swap" || fstype == Some("swap") {
         let base = if p.recommended {

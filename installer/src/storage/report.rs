@@ -215,7 +215,7 @@ LVM volume group {} — {}, {} extents, on {}",
         "MOUNT POINT".into(),
         "LABEL".into(),
     ]];
-    if let Some(pool) = &vg.thin_pool {
+    for pool in &vg.thin_pools {
         rows.push([
             pool.name.clone(),
             human(pool.size),
@@ -227,8 +227,8 @@ LVM volume group {} — {}, {} extents, on {}",
     }
     for lv in &vg.volumes {
         let (fs, mount, label) = cells(&lv.content);
-        let size = if lv.thin {
-            format!("{} (thin)", human(lv.size))
+        let size = if let Some(pool) = &lv.thin_pool {
+            format!("{} (thin in {pool})", human(lv.size))
         } else {
             human(lv.size)
         };

@@ -425,7 +425,7 @@ mod tests {
         let swap = crate::storage::LogicalVolume {
             name: "swap".into(),
             size: 1500 * MIB,
-            thin: false,
+            thin_pool: None,
             content: Content::Swap {
                 label: None,
                 mkfs_options: Vec::new(),

@@ -158,12 +158,12 @@ pub fn summary(plan: &StoragePlan) -> Vec<String> {
         })
         .chain(plan.volume_groups.iter().map(|vg| {
             let mut vols: Vec<String> = vg
-                .thin_pool
+                .thin_pools
                 .iter()
                 .map(|p| format!("pool {} {}M", p.name, p.size / MIB))
                 .collect();
             vols.extend(vg.volumes.iter().map(|lv| {
-                let thin = if lv.thin { " thin" } else { "" };
+                let thin = if lv.thin_pool.is_some() { " thin" } else { "" };
                 format!(
                     "{}{thin} {} {}M",
                     lv.name,
