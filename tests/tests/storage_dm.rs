@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{HttpServer, Milestones, VmFiles};
+use common::{HttpServer, VmFiles};
 use qemu_harness::images::tiny::{BOOTED, BootReport};
 use std::io::Write;
 use std::time::Duration;
@@ -37,7 +37,7 @@ fn install_and_boot(
     );
     let server = HttpServer::start(&[("/ks.cfg", ks.into_bytes())]);
     let disk = kickstand_tests::disk_file(files.dir.path(), "disk.raw", 5 << 30);
-    let mut vm = common::boot_installer_with_registry(
+    let vm = common::boot_installer_with_registry(
         &files,
         name,
         &server,
@@ -50,24 +50,7 @@ fn install_and_boot(
         ),
         &[qemu_harness::Disk::new(&disk)],
     );
-    let mut times = Milestones::default();
-    times.wait(&mut vm, "kickstart-fetched", Duration::from_secs(240));
-    let done = vm
-        .wait_for_line(
-            "KICKSTAND-MILESTONE install-done |KICKSTAND-INSTALL-FAILED",
-            Duration::from_secs(600),
-        )
-        .unwrap();
-    assert!(
-        !done.contains("FAILED"),
-        "the install failed:\n{}",
-        vm.console_text()
-    );
-    vm.wait_for_exit(Duration::from_secs(60))
-        .expect("the installer powers the machine off");
-    let installer_console = vm.console_text();
-    drop(vm);
-    times.print(name);
+    let installer_console = common::wait_for_install(vm, name);
     assert!(
         installer_console.contains(root_lv),
         "the plan names the logical volume {root_lv}:\n{installer_console}"

@@ -368,7 +368,77 @@ fn content(r: &RaidRequest, what: &str) -> Result<Content, PlanError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::request::PartRequest;
     use crate::units::GIB;
+
+    fn request(members: &[&[&str]], parts: &[&str], spares: u64) -> StorageRequest {
+        let line = |n: usize| Origin { line: n as u32 };
+        StorageRequest {
+            parts: parts
+                .iter()
+                .enumerate()
+                .map(|(i, m)| PartRequest {
+                    mntpoint: m.to_string(),
+                    size_mib: Some(1000),
+                    origin: line(i + 1),
+                    ..PartRequest::default()
+                })
+                .collect(),
+            raids: members
+                .iter()
+                .enumerate()
+                .map(|(i, m)| RaidRequest {
+                    mntpoint: format!("/a{i}"),
+                    device: format!("md{i}"),
+                    level: RaidLevel::Raid1,
+                    members: m.iter().map(|s| s.to_string()).collect(),
+                    spares,
+                    chunksize_kib: None,
+                    fstype: None,
+                    label: None,
+                    fsoptions: None,
+                    mkfsoptions: None,
+                    encryption: None,
+                    origin: line(parts.len() + i + 1),
+                })
+                .collect(),
+            ..StorageRequest::default()
+        }
+    }
+
+    fn refused(r: &StorageRequest) -> String {
+        owners(r).expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn members_are_defined_used_once_and_enough() {
+        let parts = ["raid.1", "raid.2", "raid.3"];
+        assert!(owners(&request(&[&["raid.1", "raid.2", "raid.3"]], &parts, 0)).is_ok());
+        let e = refused(&request(&[&["raid.1", "raid.9"]], &parts, 0));
+        assert!(
+            e.contains("member raid.9 is not defined") && e.contains("(line 4)"),
+            "{e}"
+        );
+        let e = refused(&request(
+            &[&["raid.1", "raid.2"], &["raid.2", "raid.3"]],
+            &parts,
+            0,
+        ));
+        assert!(
+            e.contains("raid.2 is already a member of RAID device md0"),
+            "{e}"
+        );
+        let e = refused(&request(&[&["raid.1", "raid.2"]], &parts, 0));
+        assert!(
+            e.contains("part raid.3: no raid command uses") && e.contains("(line 3)"),
+            "{e}"
+        );
+        let e = refused(&request(&[&["raid.1", "raid.2", "raid.3"]], &parts, 2));
+        assert!(
+            e.contains("RAID1 needs at least 2 active members; 1 given besides 2"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn capacity_follows_the_level() {

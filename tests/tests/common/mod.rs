@@ -149,6 +149,28 @@ pub fn boot_installer_with_registry(
     cmdline: &str,
     disks: &[Disk],
 ) -> Vm {
+    boot_installer_on(
+        Firmware::Uefi,
+        files,
+        name,
+        server,
+        registry_port,
+        cmdline,
+        disks,
+    )
+}
+
+/// [`boot_installer_with_registry`] under `firmware` (SeaBIOS or OVMF): the installer plans
+/// for the firmware it finds.
+pub fn boot_installer_on(
+    firmware: Firmware,
+    files: &VmFiles,
+    name: &str,
+    server: &HttpServer,
+    registry_port: Option<u16>,
+    cmdline: &str,
+    disks: &[Disk],
+) -> Vm {
     let (kernel, initrd) = kernel_and_initramfs();
     let fwd = |guest: &str, port: u16| {
         let (ip, gport) = guest.split_once(':').unwrap();
@@ -163,7 +185,7 @@ pub fn boot_installer_with_registry(
     }
     let mut b = VmBuilder::new(name)
         .workdir(files.dir.path())
-        .firmware(Firmware::Uefi)
+        .firmware(firmware)
         .memory_mib(1536)
         .kernel(&kernel.vmlinuz)
         .initrd(initrd)
@@ -234,4 +256,29 @@ impl Milestones {
             parts.join(" → ")
         );
     }
+}
+
+/// Waits for the installer in `vm` to fetch its kickstart, finish the install (panicking with
+/// the console when it reports a failure) and power the machine off; prints the phase times
+/// and returns the installer's console.
+pub fn wait_for_install(mut vm: Vm, name: &str) -> String {
+    let mut times = Milestones::default();
+    times.wait(&mut vm, "kickstart-fetched", Duration::from_secs(240));
+    let done = vm
+        .wait_for_line(
+            "KICKSTAND-MILESTONE install-done |KICKSTAND-INSTALL-FAILED",
+            Duration::from_secs(600),
+        )
+        .unwrap();
+    assert!(
+        !done.contains("FAILED"),
+        "the install failed:\n{}",
+        vm.console_text()
+    );
+    vm.wait_for_exit(Duration::from_secs(60))
+        .expect("the installer powers the machine off");
+    let console = vm.console_text();
+    drop(vm);
+    times.print(name);
+    console
 }

@@ -55,10 +55,27 @@ settle() {
     done
 }
 
-# Software RAID: assemble each array (degraded when a member is missing).
+# Software RAID, as dracut's rd.md.uuid=: wait (up to 60 s) for a member of each array,
+# give the others up to 10 s more to appear, then assemble it from the members found —
+# degraded (`--run`) when one is missing, so a RAID1 still boots with a disk gone.
+# `mdadm --examine --scan --verbose` lists each array once, with num-devices= and devices=.
+md_seen() {
+    mdadm --examine --scan --verbose 2>/dev/null | awk -v u="$1" '
+        /^ARRAY/ { on = 0; for (i = 2; i <= NF; i++) if (tolower($i) == "uuid=" tolower(u)) on = 1
+                   for (i = 2; i <= NF; i++) if ($i ~ /^num-devices=/) { split($i, n, "="); want = n[2] } }
+        on && !/^ARRAY/ && /devices=/ { sub(/.*devices=/, ""); print gsub(/,/, ",") + 1, want; exit }'
+}
 for uuid in $mds; do
-    settle "mdadm --assemble --scan --run --uuid=$uuid >/dev/null 2>&1" ||
-        fail "md array $uuid could not be assembled ($(cat /proc/mdstat 2>/dev/null | tr '\n' ' '))"
+    settle '[ -n "$(md_seen "$uuid")" ]' ||
+        fail "no member of md array $uuid was found (block devices: $(ls /sys/class/block | tr '\n' ' '))"
+    tries=50
+    while set -- $(md_seen "$uuid"); [ "$1" -lt "$2" ] && [ $tries -gt 0 ]; do
+        tries=$((tries - 1))
+        usleep 200000
+    done
+    [ "$1" -lt "$2" ] && echo "initramfs: md array $uuid: $1 of $2 members found, starting it degraded"
+    out=$(mdadm --assemble --scan --run --uuid="$uuid" 2>&1) ||
+        fail "md array $uuid could not be assembled: $(echo "$out" | tr '\n' ' ') ($(tr '\n' ' ' </proc/mdstat))"
 done
 
 # The block device holding the LUKS container with UUID `$1`.
