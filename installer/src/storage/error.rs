@@ -8,10 +8,11 @@ use crate::units::human;
 /// A planning failure; nothing has been written when one is returned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
-    /// LVM, LUKS, software RAID and btrfs-command layouts come with a later version.
+    /// Layouts Kickstand parses but does not lay out yet (LVM on RAID, reusing existing
+    /// volumes, the `btrfs` command).
     #[error(
-        "{what}{} is not supported yet: LVM, LUKS and software RAID need device-mapper/md, \
-         which this installer does not drive yet; use `autopart` (plain or --type=btrfs) or `part`",
+        "{what}{} is not supported yet by the planner; lay it out with `autopart`, `part`, \
+         `raid` or `volgroup`/`logvol` on partitions instead",
         at(.origin)
     )]
     NotSupportedYet { what: String, origin: Origin },

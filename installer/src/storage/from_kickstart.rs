@@ -494,10 +494,7 @@ mod tests {
              logvol / --vgname=vg --name=root --size=1000\n",
         );
         assert!(
-            e.contains(
-                "raid pv.01 --device=md0 (an array as an LVM physical volume) (line 4) is not \
-                 supported yet"
-            ),
+            e.contains("(LVM on software RAID) (line 5) is not supported yet"),
             "{e}"
         );
         let e = plan_error("reqpart\npart / --size=1000\nvolgroup vg --useexisting\n");
