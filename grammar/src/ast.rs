@@ -79,8 +79,8 @@ pub enum IgnoreDisk {
     OnlyUse(Vec<String>),
 }
 
-/// Where a command was given: its file and 1-based line, for messages written after parsing
-/// (the installer's planner names the line it cannot carry out).
+/// Where a command was given: its file, line and column, for messages written after parsing
+/// (the installer's planner names the place it cannot carry out).
 ///
 /// Not part of what a kickstart means: any two `Source`s compare equal (so an AST printed and
 /// parsed again is equal to the original), and it is neither printed nor serialized.
@@ -90,6 +90,8 @@ pub struct Source {
     pub file: String,
     /// 1-based; 0 when the value was built by code rather than parsed.
     pub line: u32,
+    /// 1-based character column of the command's name; 0 when not parsed.
+    pub column: u32,
 }
 
 impl PartialEq for Source {

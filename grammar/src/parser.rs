@@ -224,6 +224,7 @@ impl Parser<'_> {
                         source: Source {
                             file: line.file.to_string(),
                             line: u32::try_from(line.no).unwrap_or(u32::MAX),
+                            column: u32::try_from(name.column).unwrap_or(u32::MAX),
                         },
                         refs: &mut refs,
                     };

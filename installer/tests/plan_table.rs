@@ -553,7 +553,7 @@ const CASES: &[Case] = &[
         Error(&[
             "volume group vg0 has 3.8 GiB for logical volumes",
             "1008 MiB too much: root 2.9 GiB + swap 1.9 GiB",
-            "(line 4)",
+            "(test.ks:4:1)",
         ]),
     ),
     case(
@@ -562,14 +562,17 @@ const CASES: &[Case] = &[
          logvol / --vgname=vg0 --name=root --size=3000",
         Bios,
         &["vda:20G"],
-        Error(&["logvol / without a /boot partition", "(line 4)"]),
+        Error(&["logvol / without a /boot partition", "(test.ks:4:1)"]),
     ),
     case(
         "raid member no array uses",
         "part raid.01 --size=1000\npart / --grow",
         Bios,
         &["vda:20G"],
-        Error(&["part raid.01: no raid command uses this member", "(line 1)"]),
+        Error(&[
+            "part raid.01: no raid command uses this member",
+            "(test.ks:1:1)",
+        ]),
     ),
     // part layouts
     case(
@@ -664,14 +667,14 @@ const CASES: &[Case] = &[
         "reqpart\npart /data --size=100\npart / --grow",
         Bios,
         &["vda:20G"],
-        Error(&["part /data (line 2) gets 100 MiB but xfs needs at least 300 MiB"]),
+        Error(&["part /data (test.ks:2:1) gets 100 MiB but xfs needs at least 300 MiB"]),
     ),
     case(
         "no size",
         "reqpart\npart /data\npart / --grow",
         Bios,
         &["vda:20G"],
-        Error(&["part /data (line 2) has no size: give --size=MiB, --grow"]),
+        Error(&["part /data (test.ks:2:1) has no size: give --size=MiB, --grow"]),
     ),
     case(
         "grow with nothing left",
@@ -746,7 +749,7 @@ const CASES: &[Case] = &[
         &["vda:20G", "vdb:20G"],
         Error(&[
             "raid / --device=md0: members raid.01 and raid.02 are both on disk vda",
-            "(line 4)",
+            "(test.ks:4:1)",
             "--ondisk",
         ]),
     ),
@@ -758,7 +761,7 @@ const CASES: &[Case] = &[
         &["vda:20G", "vdb:20G"],
         Error(&[
             "raid /boot --device=boot --level=0: /boot on RAID must be RAID1",
-            "(line 5)",
+            "(test.ks:5:1)",
         ]),
     ),
     case(
@@ -767,7 +770,10 @@ const CASES: &[Case] = &[
          part raid.03 --size=1000 --ondisk=vdb\nraid / --level=1 --device=md0 raid.01 raid.02\n",
         Bios,
         &["vda:20G", "vdb:20G"],
-        Error(&["part raid.03: no raid command uses this member", "(line 4)"]),
+        Error(&[
+            "part raid.03: no raid command uses this member",
+            "(test.ks:4:1)",
+        ]),
     ),
     case(
         "raid boot without a bios boot partition on the second disk",
@@ -779,7 +785,7 @@ const CASES: &[Case] = &[
         Error(&[
             "RAID device boot holds /boot on disks vda, vdb",
             "part biosboot --fstype=biosboot --size=1 --ondisk=vdb",
-            "(line 5)",
+            "(test.ks:5:1)",
         ]),
     ),
     case(
@@ -790,7 +796,7 @@ const CASES: &[Case] = &[
         &["vda:20G", "vdb:20G"],
         Error(&[
             "raid / --device=md0 (RAID1 of 2 × 100 MiB)",
-            "(line 5)",
+            "(test.ks:5:1)",
             "xfs needs at least 300 MiB",
         ]),
     ),

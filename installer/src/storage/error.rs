@@ -143,12 +143,12 @@ fn parts_list(parts: &[(String, u64)]) -> String {
         .join(" + ")
 }
 
-/// " (line N)" when the line is known.
+/// " (FILE:LINE:COLUMN)" when the place is known.
 fn at(origin: &Origin) -> String {
     if origin.line == 0 {
         String::new()
     } else {
-        format!(" (line {})", origin.line)
+        format!(" ({origin})")
     }
 }
 
@@ -156,6 +156,6 @@ fn twice(first: &Origin, second: &Origin) -> String {
     if first.line == 0 || second.line == 0 {
         String::new()
     } else {
-        format!(" (lines {} and {})", first.line, second.line)
+        format!(" ({first} and {second})")
     }
 }

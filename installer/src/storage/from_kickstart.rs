@@ -38,7 +38,7 @@ pub fn plan(
 
 /// Where an AST command was given.
 fn origin(source: &ks::Source) -> Origin {
-    Origin { line: source.line }
+    Origin::at(&source.file, source.line, source.column)
 }
 
 /// `--encrypted` and its options; `None` when not encrypted.
@@ -380,7 +380,7 @@ mod tests {
                 pesize_kib: Some(8192),
                 reserved_space_mib: None,
                 reserved_percent: Some(5),
-                origin: Origin { line: 5 },
+                origin: Origin::at("ks.cfg", 5, 1),
             }]
         );
         let kinds: Vec<(&str, &LvKind, u32)> = r
@@ -494,11 +494,11 @@ mod tests {
              logvol / --vgname=vg --name=root --size=1000\n",
         );
         assert!(
-            e.contains("(LVM on software RAID) (line 5) is not supported yet"),
+            e.contains("(LVM on software RAID) (ks.cfg:5:1) is not supported yet"),
             "{e}"
         );
         let e = plan_error("reqpart\npart / --size=1000\nvolgroup vg --useexisting\n");
         assert!(e.contains("volgroup vg --useexisting/--noformat"), "{e}");
-        assert!(e.contains("(line 3)"), "{e}");
+        assert!(e.contains("(ks.cfg:3:1)"), "{e}");
     }
 }

@@ -97,7 +97,7 @@ mod tests {
 
     #[test]
     fn a_passphrase_is_required_and_never_shown() {
-        let err = from_request(&req(None), "autopart --encrypted", Origin { line: 3 })
+        let err = from_request(&req(None), "autopart --encrypted", Origin::line(3))
             .unwrap_err()
             .to_string();
         assert!(err.contains("needs --passphrase"), "{err}");

@@ -372,7 +372,7 @@ mod tests {
     use crate::units::GIB;
 
     fn request(members: &[&[&str]], parts: &[&str], spares: u64) -> StorageRequest {
-        let line = |n: usize| Origin { line: n as u32 };
+        let line = |n: usize| Origin::line(n as u32);
         StorageRequest {
             parts: parts
                 .iter()

@@ -182,19 +182,60 @@ pub struct LogVolRequest {
     pub origin: Origin,
 }
 
-/// Where a command was given, for messages.
+/// Where a command was given, for messages: `file:line:column` of the command's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Origin {
-    /// 1-based line in the kickstart, 0 when unknown.
+    /// The kickstart (or `%include`d) file's name as given; empty when unknown.
+    pub file: &'static str,
+    /// 1-based line in that file, 0 when unknown.
     pub line: u32,
+    /// 1-based column of the command's name, 0 when unknown.
+    pub column: u32,
+}
+
+impl Origin {
+    /// A command at `line` of an unnamed kickstart (tests, requests built by code).
+    pub const fn line(line: u32) -> Origin {
+        Origin {
+            file: "",
+            line,
+            column: 0,
+        }
+    }
+
+    /// Where `file` `line` `column` is, the file name interned (see [`intern`]).
+    pub fn at(file: &str, line: u32, column: u32) -> Origin {
+        Origin {
+            file: intern(file),
+            line,
+            column,
+        }
+    }
+}
+
+/// The one `'static` copy of a kickstart file name. A kickstart names a handful of files
+/// (itself and its `%include`s), each kept once for the life of the process, so that
+/// [`Origin`] stays `Copy` through the planner.
+fn intern(file: &str) -> &'static str {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+    static FILES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut files = FILES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = files.get(file) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(file.to_string().into_boxed_str());
+    files.insert(leaked);
+    leaked
 }
 
 impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.line == 0 {
-            f.write_str("kickstart")
-        } else {
-            write!(f, "line {}", self.line)
+        match (self.line, self.file, self.column) {
+            (0, _, _) => f.write_str("kickstart"),
+            (line, "", _) => write!(f, "line {line}"),
+            (line, file, 0) => write!(f, "{file}:{line}"),
+            (line, file, column) => write!(f, "{file}:{line}:{column}"),
         }
     }
 }

@@ -143,9 +143,9 @@ pub(super) fn check(
             return Err(invalid(
                 p.origin,
                 format!(
-                    "part {}: the physical volume is defined twice (first at line {}); give \
+                    "part {}: the physical volume is defined twice (first at {first}); give \
                      each `part pv.N` its own name",
-                    p.mntpoint, first.line
+                    p.mntpoint
                 ),
             ));
         }
@@ -173,10 +173,7 @@ pub(super) fn check(
         if let Some(first) = names.insert(&vg.name, vg.origin) {
             return Err(invalid(
                 vg.origin,
-                format!(
-                    "{what}: a volume group with this name is already defined at line {}",
-                    first.line
-                ),
+                format!("{what}: a volume group with this name is already defined at {first}"),
             ));
         }
         check_unused_name(&vg.name, &what, vg.origin, &existing)?;
@@ -259,8 +256,8 @@ pub(super) fn check(
             return Err(invalid(
                 lv.origin,
                 format!(
-                    "{what}: volume group {} already has a logical volume {} (line {})",
-                    lv.vgname, lv.name, first.line
+                    "{what}: volume group {} already has a logical volume {} ({first})",
+                    lv.vgname, lv.name
                 ),
             ));
         }
@@ -1003,7 +1000,7 @@ mod tests {
         ));
         assert!(e.contains("volume group vg0 has"), "{e}");
         assert!(e.contains("too much: root 14.6 GiB + srv 4.8 GiB"), "{e}");
-        assert!(e.contains("(line 5)"), "{e}");
+        assert!(e.contains("(ks.cfg:5:1)"), "{e}");
         let e = error_of(&format!(
             "{BASE}logvol / --vgname=vg0 --name=root --percent=60\n\
              logvol /srv --vgname=vg0 --name=srv --percent=50\n"
@@ -1021,7 +1018,7 @@ mod tests {
             "{BASE}logvol / --vgname=vg0 --name=root --size=100\n"
         ));
         assert!(
-            e.contains("vg0/root (/) (line 6) gets 100 MiB but xfs needs"),
+            e.contains("vg0/root (/) (ks.cfg:6:1) gets 100 MiB but xfs needs"),
             "{e}"
         );
     }
@@ -1035,15 +1032,17 @@ mod tests {
             e.contains("part pv.02: no volgroup uses this physical volume"),
             "{e}"
         );
-        assert!(e.contains("(line 6)"), "{e}");
+        assert!(e.contains("(ks.cfg:6:1)"), "{e}");
         let mut r = req(&format!(
             "{BASE}logvol / --vgname=vg0 --name=root --size=1000\n"
         ));
         r.parts.push(r.parts[1].clone());
-        r.parts[2].origin = Origin { line: 9 };
+        r.parts[2].origin = Origin::at("ks.cfg", 9, 1);
         let e = error(&r);
-        assert!(e.contains("part pv.01: the physical volume is defined twice (first at line 4)"));
-        assert!(e.contains("(line 9)"), "{e}");
+        assert!(
+            e.contains("part pv.01: the physical volume is defined twice (first at ks.cfg:4:1)")
+        );
+        assert!(e.contains("(ks.cfg:9:1)"), "{e}");
         let mut r = req(&format!(
             "{BASE}logvol / --vgname=vg0 --name=root --size=1000\n"
         ));
@@ -1186,13 +1185,13 @@ mod tests {
             e.contains("GRUB reads the kernel from a plain /boot"),
             "{e}"
         );
-        assert!(e.contains("(line 4)"), "{e}");
+        assert!(e.contains("(ks.cfg:4:1)"), "{e}");
         assert!(plan_on(&r, &hw(Firmware::Uefi, &[("vda", 20)])).is_ok());
         let e = error_of(&format!(
             "{BASE}logvol / --vgname=vg0 --name=root --size=1000\npart / --size=1000\n"
         ));
         assert!(
-            e.contains("mount point / is given twice (lines 6 and 7)"),
+            e.contains("mount point / is given twice (ks.cfg:6:1 and ks.cfg:7:1)"),
             "{e}"
         );
         let e = error_of(&format!(
