@@ -480,8 +480,27 @@ pub fn recommended_swap(memory: u64) -> u64 {
     align_down(size, MIB).max(MIB)
 }
 
-fn invalid(origin: Origin, message: String) -> PlanError {
+pub(super) fn invalid(origin: Origin, message: String) -> PlanError {
     PlanError::Invalid { origin, message }
+}
+
+/// Refuses a `--label` longer than `fs` keeps (`what` names the command).
+pub(super) fn check_label(
+    what: &str,
+    fs: FsType,
+    label: Option<&str>,
+    origin: Origin,
+) -> Result<(), PlanError> {
+    match label {
+        Some(label) if label.len() > fs.max_label() => Err(invalid(
+            origin,
+            format!(
+                "{what} --label={label}: {fs} labels hold at most {} characters",
+                fs.max_label()
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn parts(
@@ -722,17 +741,7 @@ fn part(
                 format!("{what}: the EFI System Partition must be vfat (found --fstype={fs})"),
             ));
         }
-        if let Some(label) = &p.label {
-            if label.len() > fs.max_label() {
-                return Err(invalid(
-                    p.origin,
-                    format!(
-                        "{what} --label={label}: {fs} labels hold at most {} characters",
-                        fs.max_label()
-                    ),
-                ));
-            }
-        }
+        check_label(&what, fs, p.label.as_deref(), p.origin)?;
         let content = Content::Filesystem(Filesystem {
             fstype: fs,
             label: p.label.clone(),

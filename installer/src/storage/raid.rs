@@ -339,14 +339,7 @@ fn content(r: &RaidRequest, what: &str) -> Result<Content, PlanError> {
                 "{what}: the EFI System Partition must be vfat (found --fstype={fs})"
             )));
         }
-        if let Some(label) = &r.label {
-            if label.len() > fs.max_label() {
-                return Err(invalid(format!(
-                    "{what} --label={label}: {fs} labels hold at most {} characters",
-                    fs.max_label()
-                )));
-            }
-        }
+        super::plan::check_label(what, fs, r.label.as_deref(), r.origin)?;
         Content::Filesystem(Filesystem {
             fstype: fs,
             label: r.label.clone(),

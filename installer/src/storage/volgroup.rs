@@ -22,6 +22,7 @@ use super::layout::{
 };
 use super::luks;
 use super::lvm::{EXTENT, PV_DATA_START, pool_metadata};
+use super::plan::{check_label, invalid};
 use super::request::{LogVolRequest, LvKind, Origin, StorageRequest, VolGroupRequest};
 use crate::hardware::{Firmware, Hardware};
 use crate::units::{KIB, MIB, align_down, align_up, human};
@@ -34,10 +35,6 @@ pub(super) struct Groups {
     pub owner: BTreeMap<String, String>,
     /// Mount points of logical volumes (and `swap`s are not listed), with their lines.
     pub mounts: Vec<(String, Origin)>,
-}
-
-fn invalid(origin: Origin, message: String) -> PlanError {
-    PlanError::Invalid { origin, message }
 }
 
 /// LVM's rule for names (blivet's `is_lvm_name_valid`): letters, digits and `+_.-`, not
@@ -394,15 +391,7 @@ fn content(lv: &LogVolRequest, what: &str) -> Result<Filling, PlanError> {
                     )
                 })?,
         };
-        if let Some(label) = lv.label.as_ref().filter(|l| l.len() > fs.max_label()) {
-            return Err(invalid(
-                lv.origin,
-                format!(
-                    "{what} --label={label}: {fs} labels hold at most {} characters",
-                    fs.max_label()
-                ),
-            ));
-        }
+        check_label(what, fs, lv.label.as_deref(), lv.origin)?;
         let c = Content::Filesystem(Filesystem {
             fstype: fs,
             label: lv.label.clone(),
