@@ -110,12 +110,7 @@ fn install_and_boot(name: &str, bus: qemu_harness::DiskBus, disk_name: &str) {
         name,
         &server,
         Some(registry.addr().port()),
-        &format!(
-            "inst.ks=http://{http}/ks.cfg kickstand.server=http://{http} \
-             kickstand.insecure_registry={reg}",
-            http = common::GUEST_HTTP,
-            reg = common::GUEST_REGISTRY
-        ),
+        &common::registry_install_cmdline(),
         &[qemu_harness::Disk::new(&disk).bus(bus)],
     );
     let mut times = Milestones::default();

@@ -42,12 +42,7 @@ fn install_and_boot(
         name,
         &server,
         Some(registry.addr().port()),
-        &format!(
-            "inst.ks=http://{http}/ks.cfg kickstand.server=http://{http} \
-             kickstand.insecure_registry={reg}",
-            http = common::GUEST_HTTP,
-            reg = common::GUEST_REGISTRY
-        ),
+        &common::registry_install_cmdline(),
         &[qemu_harness::Disk::new(&disk)],
     );
     let installer_console = common::wait_for_install(vm, name);

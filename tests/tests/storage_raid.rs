@@ -86,12 +86,7 @@ fn raid1_root_boots_from_either_disk() {
         name,
         &server,
         Some(registry.addr().port()),
-        &format!(
-            "inst.ks=http://{http}/ks.cfg kickstand.server=http://{http} \
-             kickstand.insecure_registry={reg}",
-            http = common::GUEST_HTTP,
-            reg = common::GUEST_REGISTRY
-        ),
+        &common::registry_install_cmdline(),
         &[Disk::new(&first), Disk::new(&second)],
     );
     let installer = common::wait_for_install(vm, name);

@@ -138,6 +138,16 @@ fn serve(
     }
 }
 
+/// The installer's command line for an install served by the test: the kickstart from
+/// [`GUEST_HTTP`]`/ks.cfg`, progress posted there, the image pulled from the registry at
+/// [`GUEST_REGISTRY`] over plain HTTP.
+pub fn registry_install_cmdline() -> String {
+    format!(
+        "inst.ks=http://{GUEST_HTTP}/ks.cfg kickstand.server=http://{GUEST_HTTP} \
+         kickstand.insecure_registry={GUEST_REGISTRY}"
+    )
+}
+
 /// Boots the installer initramfs under OVMF with `disks`, one virtio NIC on user-mode
 /// networking whose only reachable addresses are [`GUEST_HTTP`] (→ `server`) and, when
 /// `registry_port` is given, [`GUEST_REGISTRY`].
