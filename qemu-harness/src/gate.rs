@@ -91,7 +91,10 @@ fn record_vm_test(test: &str) {
         .append(true)
         .open(path)
     {
-        let _ = writeln!(f, "{test}");
+        // One write per line: tests of one binary run on parallel threads and append to the
+        // same file, and `writeln!` may split the name and its newline into two writes,
+        // which then interleave ("ab\n\n") and undercount the VM tests.
+        let _ = f.write_all(format!("{test}\n").as_bytes());
     }
 }
 
