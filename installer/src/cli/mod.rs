@@ -13,8 +13,9 @@ use std::process::ExitCode;
     about = "Installs a bootable container image onto disks, driven by a kickstart",
     after_help = "As PID 1 of the installer initramfs (`kickstand initramfs build`) it takes no \
 arguments: it reads inst.ks=, ip=, BOOTIF=, inst.repo=/inst.stage2=, kickstand.server=, \
-kickstand.insecure_registry=, kickstand.authfile=, console= and inst.debug from the kernel \
-command line, installs onto the machine's disks and reboots or powers off as the kickstart says."
+kickstand.insecure_registry=, kickstand.authfile=, kickstand.staging_ram_limit=, console= and \
+inst.debug from the kernel command line, installs onto the machine's disks and reboots or powers \
+off as the kickstart says."
 )]
 struct Cli {
     #[command(subcommand)]
